@@ -1,0 +1,1 @@
+# examples fragment (owned by the examples work)

@@ -1,0 +1,33 @@
+/*
+ * alloc_inline.h -- the allocation fast path.
+ *
+ * A request of at most CGC_DIRECT_MAX bytes pops the head of the calling
+ * thread's free list for its size class.  No lock, no atomic, no counter:
+ * accounting happens when a span is handed to the thread (sweep.c), and
+ * the objects were zeroed by the sweeper, so only the link word is
+ * cleared here.  The thread context starts as a sentinel whose lists are
+ * all empty, so an uninitialised thread simply takes the slow path.
+ *
+ * Budget: 14 instructions from gc_malloc's entry to its return on x86-64
+ * (gcc 12 -O2, initial-exec TLS), measured with
+ *   valgrind --tool=callgrind --toggle-collect=gc_malloc  (see README);
+ * one branch to the noinline slow path (free list empty) besides the
+ * size check.
+ */
+#ifndef CGC_ALLOC_INLINE_H
+#define CGC_ALLOC_INLINE_H
+
+#include "internal.h"
+
+CGC_INLINE void *gc__alloc_fast(size_t n, unsigned kind) {
+  gc_tctx_t *t = gc__tl_ctx;
+  unsigned cls = gc__direct_class[(n + CGC_GRANULE_SIZE - 1) >> CGC_GRANULE_SHIFT];
+  void **head = &t->free[kind][cls];
+  void *p = *head;
+  if (cgc_unlikely(p == NULL)) return gc__alloc_slow(n, kind);
+  *head = *(void **)p;
+  *(void **)p = NULL;
+  return p;
+}
+
+#endif

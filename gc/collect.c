@@ -1,0 +1,141 @@
+/*
+ * collect.c -- the collection driver: an explicit state machine over the
+ * phases of gc_phase_t, the heap-size policy, and the public controls
+ * (gc_collect, gc_disable/gc_enable, gc_set_max_heap_size).
+ *
+ * A collection is stop-the-world and runs with the heap lock held:
+ *   PREPARE  thread caches give their spans back; mark bitmaps cleared
+ *   ROOTS    registers, stack, static data, explicit roots (roots.c)
+ *   MARK     drain the mark stack, recovering from overflow (mark.c)
+ *   RECLAIM  post-mark pass over span descriptors (sweep.c)
+ *   DECOMMIT idle pages back to the OS (segment.c); policy and stats
+ * Sweeping itself happens later, lazily, as threads allocate.
+ *
+ * Heap policy: collect when the bytes handed out since the last
+ * collection reach max(CGC_INITIAL_HEAP_SIZE, live * CGC_HEAP_GROWTH%).
+ * With the default 100% a steady-state program's heap stays near twice
+ * its live data plus the initial size.
+ */
+#include "internal.h"
+#include "options.h"
+#include "stats.h"
+
+#include <string.h>
+
+/* Give every thread cache's spans back (I2 -> I1) before anything is
+ * marked, so no cached free object can be mistaken for a live one. */
+void gc__release_caches(void) {
+  for (gc_tctx_t *t = gc__heap.threads; t != NULL; t = t->next) {
+    for (unsigned k = 0; k < CGC_NKINDS; k++) {
+      for (unsigned c = 0; c < CGC_NCLASSES; c++) {
+        gc_span_t *sp = t->span[k][c];
+        if (sp == NULL) continue;
+        size_t unused = gc__span_release(gc__segment_of((uintptr_t)sp), sp, t->free[k][c]);
+        gc__stats.allocated -= unused;
+        t->free[k][c] = NULL;
+        t->span[k][c] = NULL;
+      }
+    }
+  }
+}
+
+/* Mark bits of small and large spans; free pages have none (pages_free
+ * clears them).  Bounds: the data part of each segment's bitmap. */
+static void clear_marks(void) {
+  gc_segment_t *seg = gc__heap.segments;
+  if (seg == NULL) return;
+  do {
+    if (seg->huge) {
+      gc__bit_clear(seg->mark, gc__granule_index(seg, gc__huge_base(seg)));
+    } else {
+      size_t w0 = CGC_META_PAGES * CGC_BITMAP_WORDS_PER_PAGE;
+      memset(&seg->mark[w0], 0, (CGC_BITMAP_WORDS - w0) * sizeof(uint64_t));
+    }
+    seg = seg->next;
+  } while (seg != gc__heap.segments);
+}
+
+static void set_trigger(void) {
+  size_t min = (size_t)gc__option(CGC_OPT_INITIAL_HEAP_SIZE);
+  long long growth = gc__option(CGC_OPT_HEAP_GROWTH);
+  size_t budget = (size_t)((double)gc__heap.live * (double)growth / 100.0);
+  gc__heap.trigger = budget > min ? budget : min;
+  gc__heap.since_gc = 0;
+}
+
+/* One step of the state machine.  Lua-style: each phase does its work and
+ * names its successor, so incremental or parallel phases can slot in. */
+static void step(void) {
+  switch (gc__heap.phase) {
+  case CGC_PHASE_IDLE:
+    break;
+  case CGC_PHASE_PREPARE:
+    gc__heap.gc_count++;
+    gc__release_caches();
+    clear_marks();
+    gc__heap.phase = CGC_PHASE_ROOTS;
+    break;
+  case CGC_PHASE_ROOTS:
+    gc__mark_roots();
+    gc__heap.phase = CGC_PHASE_MARK;
+    break;
+  case CGC_PHASE_MARK:
+    gc__mark_drain();
+    gc__heap.phase = CGC_PHASE_RECLAIM;
+    break;
+  case CGC_PHASE_RECLAIM:
+    gc__reclaim();
+    gc__heap.phase = CGC_PHASE_DECOMMIT;
+    break;
+  case CGC_PHASE_DECOMMIT:
+    gc__decommit_idle();
+    set_trigger();
+    gc__heap.phase = CGC_PHASE_IDLE;
+    break;
+  }
+}
+
+/* A full collection.  Heap lock held; does nothing while disabled. */
+void gc__collect_locked(const char *reason) {
+  (void)reason;
+  if (gc__heap.disabled > 0) return;
+  uint64_t t0 = gc__now_ns();
+  gc__heap.phase = CGC_PHASE_PREPARE;
+  while (gc__heap.phase != CGC_PHASE_IDLE) step();
+  uint64_t pause = gc__now_ns() - t0;
+  gc__stats.collections++;
+  gc__stats.pause_total_ns += pause;
+  gc__stats.pause_last_ns = pause;
+  if (pause > gc__stats.pause_max_ns) gc__stats.pause_max_ns = pause;
+  if (gc__option(CGC_OPT_PRINT_STATS)) gc__stats_print_collection(pause);
+  if (gc__option(CGC_OPT_VERIFY) && !gc__heap_check_locked())
+    gc__fatal("heap invariants broken after collection %u", gc__heap.gc_count);
+}
+
+void gc_collect(void) {
+  if (gc__thread_ctx() == NULL) return;
+  gc__lock();
+  gc__collect_locked("explicit");
+  gc__unlock();
+}
+
+void gc_disable(void) {
+  gc__ensure_init();
+  gc__lock();
+  gc__heap.disabled++;
+  gc__unlock();
+}
+
+void gc_enable(void) {
+  gc__ensure_init();
+  gc__lock();
+  if (gc__heap.disabled > 0) gc__heap.disabled--;
+  gc__unlock();
+}
+
+void gc_set_max_heap_size(size_t bytes) {
+  gc__ensure_init();
+  gc__lock();
+  gc__heap.max_heap = bytes;
+  gc__unlock();
+}

@@ -1,0 +1,433 @@
+/*
+ * internal.h -- cgc's heap layout, its invariants, and the predicates that
+ * test them.  Every other file includes this one.
+ *
+ * ===================================================================
+ *  Geometry
+ * ===================================================================
+ * The heap is made of SEGMENTS: 4 MiB mappings aligned to 4 MiB.  A
+ * segment is 64 PAGES of 64 KiB.  Pages 0..1 hold the segment's metadata
+ * (struct gc_segment below); pages 2..63 hold objects.  A run of pages
+ * that is in use is a SPAN, described by the page descriptor (struct
+ * gc_span) of its first page; every page of a run records the index of
+ * that first page (`head`), so the descriptor of any address is found
+ * with a mask, a shift and two loads -- no search.
+ *
+ *   SMALL span: objects of one size class and one kind; 1..32 pages,
+ *               chosen per class so the tail waste stays under 1/16.
+ *   LARGE span: one object bigger than the largest class (512 KiB), up
+ *               to the 62 data pages of a segment.
+ *   HUGE segment: one object too big for a segment gets a mapping of
+ *               its own, aligned to 4 MiB, metadata in front as usual.
+ *
+ * Memory is handed out in GRANULES of 16 bytes.  Size classes step by
+ * one granule up to 256 bytes and then by eighths of a power of two, so
+ * a request never wastes more than 1/9 of its slot above 256 bytes and a
+ * 16-byte request costs exactly 16 bytes.
+ *
+ * Finding the segment of an arbitrary word (conservative pointers) goes
+ * through a two-level radix map over the 47-bit user address space, one
+ * entry per 4 MiB chunk, which also covers every chunk of a huge segment.
+ *
+ * ===================================================================
+ *  Metadata bits (side bitmaps, one bit per granule, per segment)
+ * ===================================================================
+ * alloc[g]  "an allocated object starts at granule g".  Set only at
+ *           object starts.  A word that points into a slot whose alloc
+ *           bit is clear is not a pointer to an object: it never marks
+ *           anything (a stale pointer to a freed slot resurrects nothing).
+ * mark[g]   During marking: "the object starting at g is reachable".
+ *           After the post-mark pass and until the span is swept: "the
+ *           object starting at g died in the last collection and its
+ *           bytes are not yet zeroed" (the DEAD set; see sweep.c).
+ *
+ * Concurrency story (this version: one mutator thread, the heap lock on
+ * every slow path, the collector runs with that lock held):
+ *   - alloc bits of a span change only under the heap lock (span taken,
+ *     released, swept, post-mark pass) or in gc_free, which clears one
+ *     bit with an atomic AND so that frees in one bitmap word from
+ *     several threads cannot lose each other's updates.
+ *   - mark bits change only inside a collection.
+ *
+ * ===================================================================
+ *  Invariants (checked by gc__heap_is_valid, verify.c)
+ * ===================================================================
+ * I1 (alloc exactness) Outside a collection, for every span that no
+ *    thread owns: alloc[g] == 1 exactly when a live (not yet reclaimed,
+ *    not gc_free'd) object starts at g.  Alloc bits are never set at a
+ *    granule that is not an object start of its span.
+ * I2 (owned spans) A span owned by a thread cache has every object-start
+ *    alloc bit set: the objects still on the cache's free list count as
+ *    allocated until the collector releases the span (collect.c), which
+ *    clears their bits before anything is marked.  So during marking I1
+ *    holds for every span.
+ * I3 (zeroed free slots) In a span of a scanned kind, every slot whose
+ *    alloc bit is clear is all zero, except (a) slots in the DEAD set of
+ *    a span still waiting to be swept and (b) every free slot of a span
+ *    flagged CGC_SPAN_ZERO_ALL; the sweeper zeroes those before they are
+ *    handed out.  Free-list links are the only non-zero word of a cached
+ *    free object and are cleared when it is handed out.
+ * I4 (pages) Every data page of a segment is either free (its bit set in
+ *    `free_pages`) or belongs to exactly one span, whose descriptor is
+ *    the one of the page `head` points to.
+ * I5 (queues) A span is on at most one list: its class's sweep queue
+ *    (CGC_SPAN_QUEUED) or a thread cache (owner != NULL), never both.
+ */
+#ifndef CGC_INTERNAL_H
+#define CGC_INTERNAL_H
+
+#include "config.h"
+
+#include <assert.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cgc.h"
+
+/* ---- compiler helpers ------------------------------------------------- */
+#define cgc_likely(x) __builtin_expect(!!(x), 1)
+#define cgc_unlikely(x) __builtin_expect(!!(x), 0)
+#define CGC_NOINLINE __attribute__((noinline))
+#define CGC_INLINE static inline __attribute__((always_inline))
+#define CGC_INTERNAL __attribute__((visibility("hidden")))
+#define CGC_NORETURN __attribute__((noreturn))
+#define CGC_PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+#ifndef CGC_DEBUG
+#define CGC_DEBUG 0
+#endif
+/* Tiered assertions: cgc_assert is always on in debug builds (level >= 1);
+ * expensive checks (the heap walker) run at level 2 or with CGC_VERIFY. */
+#if CGC_DEBUG >= 1
+#define cgc_assert(c) ((c) ? (void)0 : gc__assert_fail(#c, __FILE__, __LINE__))
+#else
+#define cgc_assert(c) ((void)0)
+#endif
+CGC_INTERNAL CGC_NORETURN void gc__assert_fail(const char *what, const char *file, int line);
+CGC_INTERNAL CGC_NORETURN CGC_PRINTF(1, 2) void gc__fatal(const char *fmt, ...);
+CGC_INTERNAL CGC_PRINTF(1, 2) void gc__message(const char *fmt, ...);
+
+/* ---- geometry --------------------------------------------------------- */
+#define CGC_WORD_SIZE 8
+#define CGC_GRANULE_SHIFT 4
+#define CGC_GRANULE_SIZE ((size_t)1 << CGC_GRANULE_SHIFT)
+#define CGC_PAGE_SHIFT 16
+#define CGC_PAGE_SIZE ((size_t)1 << CGC_PAGE_SHIFT)
+#define CGC_SEGMENT_SHIFT 22
+#define CGC_SEGMENT_SIZE ((size_t)1 << CGC_SEGMENT_SHIFT)
+#define CGC_SEGMENT_MASK (CGC_SEGMENT_SIZE - 1)
+#define CGC_PAGES_PER_SEGMENT (CGC_SEGMENT_SIZE / CGC_PAGE_SIZE)
+#define CGC_META_PAGES 2
+#define CGC_DATA_PAGES (CGC_PAGES_PER_SEGMENT - CGC_META_PAGES)
+#define CGC_GRANULES_PER_SEGMENT (CGC_SEGMENT_SIZE >> CGC_GRANULE_SHIFT)
+#define CGC_BITMAP_WORDS (CGC_GRANULES_PER_SEGMENT / 64)
+#define CGC_BITMAP_WORDS_PER_PAGE (CGC_PAGE_SIZE / CGC_GRANULE_SIZE / 64)
+#define CGC_OS_PAGE_SIZE ((size_t)4096)
+
+/* Size classes: 16 granule steps to 256 B, then 8 per power of two up to
+ * 512 KiB.  Requests up to CGC_DIRECT_MAX use a table indexed directly by
+ * granule count; larger small requests compute the class arithmetically. */
+#define CGC_CLASS_LINEAR 16
+#define CGC_CLASS_LINEAR_MAX 256
+#define CGC_SMALL_MAX ((size_t)512 * 1024)
+#define CGC_NCLASSES (CGC_CLASS_LINEAR + 8 * 11)
+#define CGC_DIRECT_MAX 1024
+#define CGC_MAX_SPAN_PAGES 32
+
+/* Radix map: 47-bit user addresses, one leaf entry per 4 MiB chunk. */
+#define CGC_ADDRESS_BITS 47
+#define CGC_RADIX_LEAF_BITS 13
+#define CGC_RADIX_TOP_BITS (CGC_ADDRESS_BITS - CGC_SEGMENT_SHIFT - CGC_RADIX_LEAF_BITS)
+
+static_assert(CGC_PAGES_PER_SEGMENT == 64, "free/dirty page masks are one 64-bit word");
+static_assert(CGC_BITMAP_WORDS_PER_PAGE == 64, "a page's bits are 64 bitmap words");
+static_assert(CGC_SEGMENT_SIZE == CGC_PAGES_PER_SEGMENT * CGC_PAGE_SIZE, "segment = pages");
+static_assert(CGC_GRANULES_PER_SEGMENT % 64 == 0, "bitmaps are whole words");
+static_assert(CGC_RADIX_TOP_BITS == 12, "radix map covers 2^47 bytes in 4 MiB chunks");
+static_assert(CGC_SMALL_MAX <= CGC_MAX_SPAN_PAGES * CGC_PAGE_SIZE, "a class fits its span");
+static_assert(CGC_MAX_SPAN_PAGES <= CGC_DATA_PAGES, "a span fits a segment");
+static_assert(CGC_NCLASSES <= 255, "class index fits a byte");
+
+/* ---- object kinds ----------------------------------------------------- */
+typedef enum gc_kind {
+  CGC_KIND_NORMAL = 0, /* zeroed, scanned conservatively */
+  CGC_KIND_ATOMIC = 1, /* never scanned, not zeroed */
+  CGC_NKINDS
+} gc_kind_t;
+CGC_INLINE bool gc__kind_scanned(unsigned kind) { return kind == CGC_KIND_NORMAL; }
+
+/* ---- spans (page descriptors) ----------------------------------------- */
+enum {
+  CGC_PAGE_META = 0,  /* segment metadata; never holds objects */
+  CGC_PAGE_FREE = 1,  /* in the page pool */
+  CGC_PAGE_SMALL = 2, /* head of a span of one size class */
+  CGC_PAGE_LARGE = 3, /* head of a span holding one large object */
+  CGC_PAGE_TAIL = 4   /* a later page of a span; see `head` */
+};
+enum {
+  CGC_SPAN_QUEUED = 1u << 0,   /* on its class's sweep queue */
+  CGC_SPAN_UNSWEPT = 1u << 1,  /* mark bitmap holds its DEAD set (epoch sweep_epoch) */
+  CGC_SPAN_ZERO_ALL = 1u << 2, /* every free slot must be zeroed before use */
+  CGC_SPAN_HAS_FREE = 1u << 3  /* gc_free cleared a slot while a thread owned it */
+};
+
+struct gc_tctx;
+typedef struct gc_span {
+  uint8_t state;          /* CGC_PAGE_* */
+  uint8_t kind;           /* gc_kind_t (SMALL/LARGE heads) */
+  uint8_t cls;            /* size class (SMALL heads) */
+  uint8_t flags;          /* CGC_SPAN_* */
+  uint16_t npages;        /* run length (heads) */
+  uint16_t head;          /* page index of the run's head (all pages) */
+  uint32_t nobjs;         /* objects in the span (SMALL) */
+  uint32_t live;          /* objects marked in the last collection */
+  uint32_t sweep_epoch;   /* collection whose DEAD set the mark bitmap holds */
+  size_t obj_size;        /* bytes per object (usable size) */
+  uint64_t divmagic;      /* granule offset * divmagic >> 40 == object index */
+  struct gc_span *next;   /* sweep queue link */
+  struct gc_tctx *owner;  /* thread cache that owns it, or NULL */
+} gc_span_t;
+
+/* ---- segments ---------------------------------------------------------- */
+#define CGC_SEGMENT_MAGIC 0x63676373u /* "cgcs" */
+typedef struct gc_segment {
+  uint32_t magic;
+  uint32_t huge;                 /* 1: one huge object, mapping of `size` bytes */
+  size_t size;                   /* bytes mapped */
+  uint64_t free_pages;           /* bit i: data page i is in the pool */
+  uint64_t dirty_pages;          /* bit i: page i may hold non-zero bytes */
+  uint32_t free_since[CGC_PAGES_PER_SEGMENT]; /* collection count when freed */
+  struct gc_segment *next, *prev;             /* all segments, a ring */
+  gc_span_t spans[CGC_PAGES_PER_SEGMENT];
+  uint64_t mark[CGC_BITMAP_WORDS];
+  uint64_t alloc[CGC_BITMAP_WORDS];
+} gc_segment_t;
+static_assert(sizeof(gc_segment_t) <= CGC_META_PAGES * CGC_PAGE_SIZE,
+              "segment metadata fits its metadata pages");
+static_assert(CGC_META_PAGES * CGC_PAGE_SIZE <= CGC_SEGMENT_SIZE / 16,
+              "metadata costs at most 1/16 of a segment's address space");
+
+CGC_INLINE gc_segment_t *gc__segment_of(uintptr_t a) {
+  return (gc_segment_t *)(a & ~(uintptr_t)CGC_SEGMENT_MASK);
+}
+CGC_INLINE size_t gc__granule_index(const gc_segment_t *seg, uintptr_t a) {
+  return (a - (uintptr_t)seg) >> CGC_GRANULE_SHIFT;
+}
+CGC_INLINE bool gc__bit_test(const uint64_t *bm, size_t g) { return (bm[g >> 6] >> (g & 63)) & 1; }
+CGC_INLINE void gc__bit_set(uint64_t *bm, size_t g) { bm[g >> 6] |= (uint64_t)1 << (g & 63); }
+CGC_INLINE void gc__bit_clear(uint64_t *bm, size_t g) { bm[g >> 6] &= ~((uint64_t)1 << (g & 63)); }
+CGC_INLINE uintptr_t gc__page_addr(const gc_segment_t *seg, size_t page) {
+  return (uintptr_t)seg + page * CGC_PAGE_SIZE;
+}
+CGC_INLINE size_t gc__span_page(const gc_segment_t *seg, const gc_span_t *sp) {
+  return (size_t)(sp - seg->spans);
+}
+CGC_INLINE uintptr_t gc__span_base(const gc_segment_t *seg, const gc_span_t *sp) {
+  return gc__page_addr(seg, gc__span_page(seg, sp));
+}
+CGC_INLINE size_t gc__span_bytes(const gc_span_t *sp) { return (size_t)sp->npages * CGC_PAGE_SIZE; }
+
+/* ---- size classes (sizes.c) -------------------------------------------- */
+typedef struct gc_class_info {
+  size_t size;      /* bytes per object */
+  uint32_t pages;   /* pages per span */
+  uint32_t nobjs;   /* objects per span */
+  uint64_t divmagic;
+} gc_class_info_t;
+CGC_INTERNAL extern gc_class_info_t gc__classes[CGC_NCLASSES];
+CGC_INTERNAL extern uint8_t gc__direct_class[CGC_DIRECT_MAX / CGC_GRANULE_SIZE + 1];
+CGC_INTERNAL void gc__sizes_init(void);
+CGC_INTERNAL unsigned gc__size_to_class(size_t n); /* n <= CGC_SMALL_MAX */
+/* divmagic for a size in bytes: exact division of a granule offset. */
+CGC_INTERNAL uint64_t gc__divmagic(size_t obj_size);
+CGC_INLINE size_t gc__obj_index(uint64_t gran_off, uint64_t divmagic) {
+  return (size_t)((gran_off * divmagic) >> 40);
+}
+
+/* ---- thread caches ----------------------------------------------------- */
+/* One per thread that allocates.  free[k][c] is the thread's free list for
+ * kind k, class c, threaded through the objects' first words; it belongs
+ * to span[k][c], which the thread owns (I2).  Allocated from internal
+ * memory that the collector never scans. */
+typedef struct gc_tctx {
+  void *free[CGC_NKINDS][CGC_NCLASSES];
+  gc_span_t *span[CGC_NKINDS][CGC_NCLASSES];
+  uintptr_t stack_base;   /* high end of this thread's stack */
+  struct gc_tctx *next;   /* all thread contexts */
+  bool registered;        /* false only for the shared empty sentinel */
+} gc_tctx_t;
+
+/* The calling thread's context.  Starts as &gc__tctx_empty, whose free
+ * lists are all NULL, so the fast path needs no NULL check of its own. */
+CGC_INTERNAL extern __thread gc_tctx_t *gc__tl_ctx __attribute__((tls_model("initial-exec")));
+
+/* ---- root ranges ------------------------------------------------------- */
+typedef struct gc_range {
+  uintptr_t lo, hi;
+} gc_range_t;
+typedef struct gc_ranges {
+  gc_range_t *v;
+  size_t n, cap;
+} gc_ranges_t;
+CGC_INTERNAL bool gc__ranges_push(gc_ranges_t *r, uintptr_t lo, uintptr_t hi);
+CGC_INTERNAL void gc__ranges_remove(gc_ranges_t *r, uintptr_t lo, uintptr_t hi);
+
+/* ---- mark stack -------------------------------------------------------- */
+typedef struct gc_mark_stack {
+  gc_range_t *v;
+  size_t n, cap, max; /* max: entries it may grow to; then overflow mode */
+  bool overflowed;    /* an entry was dropped: rescan marked objects */
+  size_t overflows;   /* times it happened (stats, tests) */
+} gc_mark_stack_t;
+
+/* ---- the collector state machine --------------------------------------- */
+typedef enum gc_phase {
+  CGC_PHASE_IDLE = 0,  /* mutator runs; spans swept lazily */
+  CGC_PHASE_PREPARE,   /* release thread caches, clear mark bitmaps */
+  CGC_PHASE_ROOTS,     /* mark from registers, stacks, data, explicit roots */
+  CGC_PHASE_MARK,      /* drain the mark stack (and recover from overflow) */
+  CGC_PHASE_RECLAIM,   /* post-mark pass: free empty spans, queue the rest */
+  CGC_PHASE_DECOMMIT   /* return long-free pages to the OS; finish stats */
+} gc_phase_t;
+
+/* All mutable collector state in one struct: one place to read, and one
+ * address range to exclude from root scanning (cgc's own tables are not
+ * roots). */
+typedef struct gc_heap {
+  pthread_mutex_t lock;
+  bool initialized;
+  gc_phase_t phase;
+  int disabled;                 /* gc_disable nesting depth */
+  uint32_t gc_count;            /* collections completed (the epoch) */
+
+  /* segments */
+  gc_segment_t *segments;       /* ring of all segments, or NULL */
+  uintptr_t lo, hi;             /* bounds of all mappings (prefilter) */
+  gc_segment_t **radix[1u << CGC_RADIX_TOP_BITS];
+
+  /* per kind, per class: spans waiting to be swept */
+  gc_span_t *sweep_queue[CGC_NKINDS][CGC_NCLASSES];
+
+  /* heap policy */
+  size_t mapped;                /* bytes mapped now (segments + huge) */
+  size_t max_heap;              /* 0: no cap */
+  size_t since_gc;              /* bytes handed out since the last collection */
+  size_t trigger;               /* collect when since_gc reaches this */
+  size_t live;                  /* bytes marked by the last collection */
+
+  gc_ranges_t roots;            /* gc_add_roots */
+  gc_mark_stack_t mstack;
+  gc_tctx_t *threads;           /* all registered thread contexts */
+  gc_oom_handler_t oom;
+  pthread_key_t tkey;
+} gc_heap_t;
+
+CGC_INTERNAL extern gc_heap_t gc__heap;
+CGC_INTERNAL extern gc_tctx_t gc__tctx_empty;
+
+CGC_INLINE void gc__lock(void) { pthread_mutex_lock(&gc__heap.lock); }
+CGC_INLINE void gc__unlock(void) { pthread_mutex_unlock(&gc__heap.lock); }
+
+/* ---- module entry points ----------------------------------------------- */
+/* init.c */
+CGC_INTERNAL void gc__ensure_init(void);
+CGC_INTERNAL gc_tctx_t *gc__thread_ctx(void); /* registers the caller if needed; lock NOT held */
+
+/* os.c */
+CGC_INTERNAL void *gc__os_map_aligned(size_t size, size_t align);
+CGC_INTERNAL void gc__os_unmap(void *p, size_t size);
+CGC_INTERNAL void gc__os_decommit(void *p, size_t size);
+CGC_INTERNAL void *gc__os_alloc(size_t size);       /* internal tables, zeroed */
+CGC_INTERNAL void gc__os_free(void *p, size_t size);
+CGC_INTERNAL uint64_t gc__now_ns(void);
+
+/* segment.c (heap lock held) */
+/* A run of npages data pages, marked dirty (the caller will write them);
+ * with `zero`, pages that may hold old bytes are zeroed first.  NULL when
+ * the heap cap or the OS refuses a new segment. */
+CGC_INTERNAL gc_span_t *gc__pages_alloc(size_t npages, bool zero, gc_segment_t **segp);
+CGC_INTERNAL void gc__pages_free(gc_segment_t *seg, gc_span_t *sp);
+CGC_INTERNAL gc_segment_t *gc__huge_alloc(size_t bytes);
+CGC_INTERNAL void gc__huge_free(gc_segment_t *seg);
+CGC_INTERNAL void gc__decommit_idle(void);
+
+CGC_INLINE uintptr_t gc__huge_base(const gc_segment_t *seg) {
+  return (uintptr_t)seg + CGC_META_PAGES * CGC_PAGE_SIZE;
+}
+
+/* Look up the object containing address a: its start, or 0 when a is not
+ * inside an allocated object (I1).  *spp and *segp receive its span and
+ * segment.  No locks; the marking path. */
+CGC_INLINE gc_segment_t *gc__radix_lookup(uintptr_t a) {
+  if (cgc_unlikely(a - gc__heap.lo >= gc__heap.hi - gc__heap.lo)) return NULL;
+  gc_segment_t **leaf = gc__heap.radix[a >> (CGC_SEGMENT_SHIFT + CGC_RADIX_LEAF_BITS)];
+  if (leaf == NULL) return NULL;
+  return leaf[(a >> CGC_SEGMENT_SHIFT) & ((1u << CGC_RADIX_LEAF_BITS) - 1)];
+}
+CGC_INLINE uintptr_t gc__find_object(uintptr_t a, gc_segment_t **segp, gc_span_t **spp) {
+  gc_segment_t *seg = gc__radix_lookup(a);
+  if (seg == NULL) return 0;
+  uintptr_t obj;
+  gc_span_t *sp;
+  if (cgc_unlikely(seg->huge)) {
+    sp = &seg->spans[CGC_META_PAGES];
+    obj = gc__huge_base(seg);
+    if (a - obj >= sp->obj_size) return 0;
+  } else {
+    size_t page = (a & CGC_SEGMENT_MASK) >> CGC_PAGE_SHIFT;
+    sp = &seg->spans[seg->spans[page].head];
+    uintptr_t base = gc__span_base(seg, sp);
+    if (cgc_likely(sp->state == CGC_PAGE_SMALL)) {
+      size_t idx = gc__obj_index((a - base) >> CGC_GRANULE_SHIFT, sp->divmagic);
+      if (idx >= sp->nobjs) return 0;
+      obj = base + idx * sp->obj_size;
+    } else if (sp->state == CGC_PAGE_LARGE) {
+      obj = base;
+      if (a - obj >= sp->obj_size) return 0;
+    } else {
+      return 0;
+    }
+  }
+  if (!gc__bit_test(seg->alloc, gc__granule_index(seg, obj))) return 0;
+  *segp = seg;
+  *spp = sp;
+  return obj;
+}
+
+/* alloc.c */
+CGC_INTERNAL void *gc__alloc_slow(size_t n, unsigned kind);
+CGC_INTERNAL void *gc__oom(size_t n);
+
+/* sweep.c (heap lock held) */
+CGC_INTERNAL void gc__span_init_small(gc_segment_t *seg, gc_span_t *sp, unsigned kind, unsigned cls);
+CGC_INTERNAL void *gc__span_take(gc_segment_t *seg, gc_span_t *sp, gc_tctx_t *t, size_t *free_bytes);
+CGC_INTERNAL size_t gc__span_release(gc_segment_t *seg, gc_span_t *sp, void *free_list);
+CGC_INTERNAL void gc__reclaim(void);
+CGC_INTERNAL void gc__queue_push(gc_span_t *sp);
+CGC_INTERNAL gc_span_t *gc__queue_pop(unsigned kind, unsigned cls);
+
+/* mark.c */
+CGC_INTERNAL void gc__mark_init(void);
+CGC_INTERNAL void gc__mark_range(uintptr_t lo, uintptr_t hi); /* roots: scan now */
+CGC_INTERNAL void gc__mark_drain(void);
+
+/* roots.c */
+CGC_INTERNAL void gc__mark_roots(void);
+typedef void (*gc_range_fn)(uintptr_t lo, uintptr_t hi, void *arg);
+/* Every static-data root range (executable and shared libraries, minus
+ * RELRO and cgc's own state), as the collector would scan it now. */
+CGC_INTERNAL void gc__static_roots_for_each(gc_range_fn fn, void *arg);
+CGC_INTERNAL uintptr_t gc__stack_base_of_current_thread(void);
+
+/* collect.c */
+CGC_INTERNAL void gc__collect_locked(const char *reason);
+CGC_INTERNAL void gc__release_caches(void);
+
+/* verify.c: 1 when every invariant above holds; else prints what broke.
+ * gc__heap_is_valid takes the heap lock; the _locked form expects it. */
+CGC_INTERNAL int gc__heap_is_valid(void);
+CGC_INTERNAL int gc__heap_check_locked(void);
+
+#endif /* CGC_INTERNAL_H */

@@ -1,0 +1,145 @@
+/*
+ * mark.c -- marking: an explicit mark stack of address ranges, the
+ * conservative scan of a range, and recovery from mark-stack overflow.
+ *
+ * Every word of a scanned range is a candidate pointer.  A cheap bounds
+ * test against the span of all mappings rejects most non-pointers; the
+ * rest resolve through the radix map and the span descriptor to an object
+ * start (gc__find_object), whose alloc bit must be set.  A newly marked
+ * object of a scanned kind is pushed as the range [start, start+size).
+ *
+ * The stack grows (doubling, internal memory) up to CGC_MARK_STACK_MAX
+ * entries.  Past that a push is dropped and `overflowed` set: the object
+ * is marked but its contents not yet scanned.  When the stack drains, every
+ * marked object of a scanned kind is scanned again, which reaches whatever
+ * the dropped entries would have; this repeats until a round drops nothing.
+ * Each round marks at least one new object, so it terminates, and the C
+ * stack never grows with the depth of the object graph.
+ */
+#include "internal.h"
+#include "options.h"
+#include "stats.h"
+
+#include <string.h>
+
+#define INITIAL_ENTRIES 4096
+#define SCAN_CHUNK ((uintptr_t)64 * 1024) /* scan big ranges in pieces */
+
+static gc_mark_stack_t *const ms = &gc__heap.mstack;
+
+void gc__mark_init(void) {
+  size_t max = (size_t)gc__option(CGC_OPT_MARK_STACK_MAX);
+  ms->max = max < 16 ? 16 : max;
+  ms->cap = ms->max < INITIAL_ENTRIES ? ms->max : INITIAL_ENTRIES;
+  ms->v = gc__os_alloc(ms->cap * sizeof(gc_range_t));
+  if (ms->v == NULL) gc__fatal("cannot map the mark stack");
+  ms->n = 0;
+}
+
+static bool grow(void) {
+  if (ms->cap >= ms->max) return false;
+  size_t cap = ms->cap * 2 > ms->max ? ms->max : ms->cap * 2;
+  gc_range_t *v = gc__os_alloc(cap * sizeof(gc_range_t));
+  if (v == NULL) return false;
+  memcpy(v, ms->v, ms->n * sizeof(gc_range_t));
+  gc__os_free(ms->v, ms->cap * sizeof(gc_range_t));
+  ms->v = v;
+  ms->cap = cap;
+  return true;
+}
+
+static void push(uintptr_t lo, uintptr_t hi) {
+  if (cgc_unlikely(ms->n == ms->cap) && !grow()) {
+    if (!ms->overflowed) gc__stats.mark_overflows++;
+    ms->overflowed = true;
+    return;
+  }
+  ms->v[ms->n].lo = lo;
+  ms->v[ms->n].hi = hi;
+  ms->n++;
+}
+
+/* Scan the words of [lo, hi) (lo word aligned).  The heap bounds live in
+ * locals: stores to the mark bitmap could otherwise alias them. */
+static void scan(uintptr_t lo, uintptr_t hi) {
+  const uintptr_t hlo = gc__heap.lo, hspan = gc__heap.hi - gc__heap.lo;
+  for (uintptr_t p = lo; p + CGC_WORD_SIZE <= hi; p += CGC_WORD_SIZE) {
+    uintptr_t w = *(const uintptr_t *)p;
+    if (cgc_likely(w - hlo >= hspan)) continue;
+    gc_segment_t *seg;
+    gc_span_t *sp;
+    uintptr_t obj = gc__find_object(w, &seg, &sp);
+    if (obj == 0) continue;
+    size_t g = gc__granule_index(seg, obj);
+    uint64_t *mw = &seg->mark[g >> 6], bit = (uint64_t)1 << (g & 63);
+    if (*mw & bit) continue;
+    *mw |= bit;
+    if (gc__kind_scanned(sp->kind)) push(obj, obj + sp->obj_size);
+  }
+}
+
+/* Pop and scan until the stack is empty; big ranges are split so one
+ * entry never stalls on megabytes at a time. */
+static void drain_stack(void) {
+  while (ms->n > 0) {
+    gc_range_t r = ms->v[--ms->n];
+    if (r.hi - r.lo > SCAN_CHUNK) {
+      push(r.lo + SCAN_CHUNK, r.hi);
+      r.hi = r.lo + SCAN_CHUNK;
+    }
+    scan(r.lo, r.hi);
+  }
+}
+
+/* Scan every marked object of a scanned kind again (overflow recovery).
+ * Bounds: the mark bitmap of the whole heap plus every marked object. */
+static void rescan_marked(void) {
+  gc_segment_t *seg = gc__heap.segments;
+  if (seg == NULL) return;
+  do {
+    if (seg->huge) {
+      gc_span_t *sp = &seg->spans[CGC_META_PAGES];
+      uintptr_t obj = gc__huge_base(seg);
+      if (gc__kind_scanned(sp->kind) && gc__bit_test(seg->mark, gc__granule_index(seg, obj))) {
+        push(obj, obj + sp->obj_size);
+        drain_stack();
+      }
+    } else {
+      for (size_t i = CGC_META_PAGES; i < CGC_PAGES_PER_SEGMENT;) {
+        gc_span_t *sp = &seg->spans[i];
+        size_t n = sp->state == CGC_PAGE_FREE ? 1 : sp->npages;
+        if ((sp->state == CGC_PAGE_SMALL || sp->state == CGC_PAGE_LARGE) && gc__kind_scanned(sp->kind)) {
+          size_t w0 = i * CGC_BITMAP_WORDS_PER_PAGE, nw = n * CGC_BITMAP_WORDS_PER_PAGE;
+          for (size_t w = w0; w < w0 + nw; w++) {
+            for (uint64_t m = seg->mark[w]; m != 0; m &= m - 1) {
+              uintptr_t obj = (uintptr_t)seg + ((w * 64 + (size_t)__builtin_ctzll(m)) << CGC_GRANULE_SHIFT);
+              push(obj, obj + sp->obj_size);
+              drain_stack();
+            }
+          }
+        }
+        i += n;
+      }
+    }
+    seg = seg->next;
+  } while (seg != gc__heap.segments);
+}
+
+void gc__mark_drain(void) {
+  for (;;) {
+    drain_stack();
+    if (!ms->overflowed) return;
+    ms->overflowed = false;
+    rescan_marked();
+  }
+}
+
+/* A root range: scan it now and trace everything it reaches. */
+void gc__mark_range(uintptr_t lo, uintptr_t hi) {
+  lo = (lo + CGC_WORD_SIZE - 1) & ~(uintptr_t)(CGC_WORD_SIZE - 1);
+  if (hi <= lo) return;
+  for (uintptr_t p = lo; p < hi; p += SCAN_CHUNK) {
+    scan(p, hi - p > SCAN_CHUNK ? p + SCAN_CHUNK : hi);
+    gc__mark_drain();
+  }
+}

@@ -1,0 +1,40 @@
+/*
+ * options.h -- cgc's run-time options: one declarative table, read once
+ * from CGC_* environment variables at initialisation, printable as the
+ * effective configuration (CGC_VERBOSE=1).
+ */
+#ifndef CGC_OPTIONS_H
+#define CGC_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* X(name, type, default, description).  type: SIZE (bytes, K/M/G suffix),
+ * LONG (integer), BOOL (0/1). */
+#define CGC_OPTION_TABLE(X)                                                           \
+  X(INITIAL_HEAP_SIZE, SIZE, 4u << 20, "bytes allocated before the first collection") \
+  X(MAX_HEAP_SIZE, SIZE, 0, "cap on heap bytes mapped from the OS (0 = none)")        \
+  X(HEAP_GROWTH, LONG, 100, "percent of live bytes allocated between collections")    \
+  X(DISABLE, BOOL, 0, "never collect (as if gc_disable() had been called)")           \
+  X(PRINT_STATS, BOOL, 0, "a line per collection and a summary at exit (stderr)")     \
+  X(VERBOSE, BOOL, 0, "print the effective configuration at start")                  \
+  X(DECOMMIT_DELAY, LONG, 2, "collections a free page waits before it goes back to the OS") \
+  X(MARK_STACK_MAX, SIZE, 1u << 20, "mark-stack entries before overflow recovery")    \
+  X(VERIFY, BOOL, CGC_DEBUG >= 2, "check heap invariants after every collection")
+
+typedef enum gc_option_id {
+#define CGC_OPTION_ENUM(name, type, def, desc) CGC_OPT_##name,
+  CGC_OPTION_TABLE(CGC_OPTION_ENUM)
+#undef CGC_OPTION_ENUM
+  CGC_OPT_COUNT
+} gc_option_id_t;
+
+/* Values, indexed by gc_option_id_t; valid after gc__options_init(). */
+extern long long gc__option_values[CGC_OPT_COUNT] __attribute__((visibility("hidden")));
+
+__attribute__((visibility("hidden"))) void gc__options_init(void);
+__attribute__((visibility("hidden"))) void gc__options_print(void);
+
+static inline long long gc__option(gc_option_id_t id) { return gc__option_values[id]; }
+
+#endif

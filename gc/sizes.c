@@ -1,0 +1,67 @@
+/*
+ * sizes.c -- the size classes.
+ *
+ * Classes 0..15 are 16, 32, ..., 256 bytes (one granule apart); above 256
+ * bytes each power of two is cut into eight steps (288, 320, ..., 512,
+ * 576, ...), up to 512 KiB.  So a 16-byte request costs 16 bytes, a
+ * 1024-byte request 1024, and above 256 bytes a request wastes less than
+ * 1/9 of its slot.  Each class gets the smallest span (a run of 64 KiB
+ * pages) whose tail waste is at most 1/16.
+ */
+#include "internal.h"
+
+gc_class_info_t gc__classes[CGC_NCLASSES];
+uint8_t gc__direct_class[CGC_DIRECT_MAX / CGC_GRANULE_SIZE + 1];
+
+static size_t class_size(unsigned c) {
+  if (c < CGC_CLASS_LINEAR) return (size_t)(c + 1) * CGC_GRANULE_SIZE;
+  unsigned j = c - CGC_CLASS_LINEAR, b = 8 + j / 8, k = j % 8;
+  return ((size_t)1 << b) + (size_t)(k + 1) * ((size_t)1 << (b - 3));
+}
+
+/* Exact for every granule offset n with n * (size/16) < 2^40, i.e. for
+ * every offset inside a segment (n < 2^18) and class (size/16 <= 2^15):
+ * m*g = 2^40 + e with 0 < e <= g, so the error n*e/2^40 stays below 1/g. */
+uint64_t gc__divmagic(size_t obj_size) {
+  uint64_t g = obj_size >> CGC_GRANULE_SHIFT;
+  return ((uint64_t)1 << 40) / g + 1;
+}
+
+unsigned gc__size_to_class(size_t n) {
+  if (n <= CGC_CLASS_LINEAR_MAX) return n == 0 ? 0 : (unsigned)((n + CGC_GRANULE_SIZE - 1) >> CGC_GRANULE_SHIFT) - 1;
+  size_t m = n - 1;
+  unsigned b = 63 - (unsigned)__builtin_clzll(m);
+  unsigned k = (unsigned)(m >> (b - 3)) & 7;
+  return CGC_CLASS_LINEAR + (b - 8) * 8 + k;
+}
+
+static unsigned span_pages(size_t s) {
+  unsigned best = 0;
+  size_t best_waste = SIZE_MAX;
+  for (unsigned n = 1; n <= CGC_MAX_SPAN_PAGES; n++) {
+    size_t bytes = (size_t)n * CGC_PAGE_SIZE;
+    if (bytes < s) continue;
+    size_t waste = bytes % s;
+    if (waste * 16 <= bytes) return n;
+    if (waste * best < best_waste * n) { /* compare waste/bytes fractions */
+      best = n;
+      best_waste = waste;
+    }
+  }
+  return best;
+}
+
+/* Why: computed once instead of a generated table so the rules above are
+ * the single source of truth; checked by static and run-time asserts. */
+void gc__sizes_init(void) {
+  for (unsigned c = 0; c < CGC_NCLASSES; c++) {
+    gc_class_info_t *ci = &gc__classes[c];
+    ci->size = class_size(c);
+    ci->pages = span_pages(ci->size);
+    ci->nobjs = (uint32_t)((size_t)ci->pages * CGC_PAGE_SIZE / ci->size);
+    ci->divmagic = gc__divmagic(ci->size);
+  }
+  for (size_t g = 0; g <= CGC_DIRECT_MAX / CGC_GRANULE_SIZE; g++)
+    gc__direct_class[g] = (uint8_t)gc__size_to_class(g * CGC_GRANULE_SIZE);
+  if (class_size(CGC_NCLASSES - 1) != CGC_SMALL_MAX) gc__fatal("size class table is inconsistent");
+}

@@ -1,0 +1,58 @@
+/*
+ * stats.c -- the statistics struct, its public snapshot (gc_get_stats) and
+ * the CGC_PRINT_STATS report lines.
+ */
+#include "internal.h"
+#include "stats.h"
+
+#include <string.h>
+
+gc_stats_internal_t gc__stats;
+
+/* Why: callers compiled against an older, shorter gc_stats_t must keep
+ * working, so only s->size bytes are written (and `size` itself kept). */
+void gc_get_stats(gc_stats_t *s) {
+  if (s == NULL || s->size < sizeof(size_t)) return;
+  gc__ensure_init();
+  gc_stats_t full;
+  memset(&full, 0, sizeof full);
+  gc__lock();
+  full.heap_bytes = (size_t)gc__stats.heap.current;
+  full.heap_bytes_peak = (size_t)gc__stats.heap.peak;
+  full.live_bytes = (size_t)gc__stats.live.current;
+  full.allocated_bytes = (size_t)gc__stats.allocated;
+  full.freed_bytes = (size_t)gc__stats.freed;
+  full.collections = (size_t)gc__stats.collections;
+  full.pause_total_ns = gc__stats.pause_total_ns;
+  full.pause_max_ns = gc__stats.pause_max_ns;
+  full.pause_last_ns = gc__stats.pause_last_ns;
+  full.returned_bytes = (size_t)gc__stats.returned;
+  gc__unlock();
+  size_t n = s->size < sizeof full ? s->size : sizeof full;
+  full.size = s->size;
+  memcpy(s, &full, n);
+}
+
+static double mib(int64_t b) { return (double)b / (1024.0 * 1024.0); }
+
+void gc__stats_print_collection(uint64_t pause_ns) {
+  gc__message("gc #%llu: pause %.3f ms, live %.2f MiB, heap %.2f MiB, returned %.2f MiB total",
+              (unsigned long long)gc__stats.collections, (double)pause_ns / 1e6,
+              mib(gc__stats.live.current), mib(gc__stats.heap.current),
+              mib((int64_t)gc__stats.returned));
+}
+
+void gc__stats_print_summary(void) {
+  gc__message("summary: %llu collections, pause total %.3f ms, max %.3f ms",
+              (unsigned long long)gc__stats.collections, (double)gc__stats.pause_total_ns / 1e6,
+              (double)gc__stats.pause_max_ns / 1e6);
+#define CGC_PRINT_AMOUNT(name, desc)                                                       \
+  gc__message("  %-18s current %10.2f MiB  peak %10.2f MiB  total %10.2f MiB  (%s)", #name, \
+              mib(gc__stats.name.current), mib(gc__stats.name.peak), mib(gc__stats.name.total), desc);
+  CGC_STAT_AMOUNTS(CGC_PRINT_AMOUNT)
+#undef CGC_PRINT_AMOUNT
+#define CGC_PRINT_COUNTER(name, desc) \
+  gc__message("  %-18s %14llu  (%s)", #name, (unsigned long long)gc__stats.name, desc);
+  CGC_STAT_COUNTERS(CGC_PRINT_COUNTER)
+#undef CGC_PRINT_COUNTER
+}

@@ -1,0 +1,194 @@
+/*
+ * sweep.c -- reclaiming dead objects.
+ *
+ * Right after marking, gc__reclaim makes one pass over the span
+ * descriptors and the side bitmaps only (never the objects): spans with no
+ * survivor go back to the page pool, dead large objects are freed, and
+ * every other span that has a free slot is queued for its class.  The
+ * same pass turns the bitmaps around for each small span:
+ *     alloc := mark            (dead objects stop being objects at once)
+ *     mark  := old alloc & ~mark   (the DEAD set: slots still to be zeroed)
+ * The bytes of dead objects are zeroed later, lazily, when an allocating
+ * thread takes the span (gc__span_take): sweeping touches a page just
+ * before it is reused.  Heap lock held throughout.
+ */
+#include "internal.h"
+#include "stats.h"
+
+#include <string.h>
+
+/* ---- sweep queues ------------------------------------------------------ */
+
+void gc__queue_push(gc_span_t *sp) {
+  cgc_assert(sp->state == CGC_PAGE_SMALL && sp->owner == NULL && !(sp->flags & CGC_SPAN_QUEUED));
+  gc_span_t **q = &gc__heap.sweep_queue[sp->kind][sp->cls];
+  sp->next = *q;
+  *q = sp;
+  sp->flags |= CGC_SPAN_QUEUED;
+}
+
+gc_span_t *gc__queue_pop(unsigned kind, unsigned cls) {
+  gc_span_t **q = &gc__heap.sweep_queue[kind][cls];
+  gc_span_t *sp = *q;
+  if (sp != NULL) {
+    *q = sp->next;
+    sp->next = NULL;
+    sp->flags &= (uint8_t)~CGC_SPAN_QUEUED;
+  }
+  return sp;
+}
+
+/* ---- spans of one size class ------------------------------------------- */
+
+/* A fresh span: every slot free and (for scanned kinds) zero, because
+ * gc__pages_alloc zeroed dirty pages. */
+void gc__span_init_small(gc_segment_t *seg, gc_span_t *sp, unsigned kind, unsigned cls) {
+  (void)seg;
+  const gc_class_info_t *ci = &gc__classes[cls];
+  cgc_assert(sp->npages == ci->pages);
+  sp->state = CGC_PAGE_SMALL;
+  sp->kind = (uint8_t)kind;
+  sp->cls = (uint8_t)cls;
+  sp->flags = 0;
+  sp->nobjs = ci->nobjs;
+  sp->obj_size = ci->size;
+  sp->divmagic = ci->divmagic;
+  sp->live = 0;
+  sp->owner = NULL;
+}
+
+/* Sweep sp and hand its free slots to thread t as a free list in address
+ * order.  Dead slots (and, for a span flagged ZERO_ALL, every free slot)
+ * of scanned kinds are zeroed here.  Every slot's alloc bit ends up set:
+ * the span is owned (I2).  Returns the list and its size in bytes, or NULL
+ * (span left unowned) when no slot is free.  Bounds: one pass over the
+ * span's slots. */
+void *gc__span_take(gc_segment_t *seg, gc_span_t *sp, gc_tctx_t *t, size_t *free_bytes) {
+  cgc_assert(sp->state == CGC_PAGE_SMALL && sp->owner == NULL);
+  const bool scanned = gc__kind_scanned(sp->kind);
+  const bool zero_all = scanned && (sp->flags & CGC_SPAN_ZERO_ALL);
+  const bool zero_dead = scanned && (sp->flags & CGC_SPAN_UNSWEPT);
+  const size_t size = sp->obj_size, gstep = size >> CGC_GRANULE_SHIFT;
+  const uintptr_t base = gc__span_base(seg, sp);
+  size_t g = gc__granule_index(seg, base), count = 0;
+  void *head = NULL, **tail = &head;
+  for (uint32_t i = 0; i < sp->nobjs; i++, g += gstep) {
+    if (gc__bit_test(seg->alloc, g)) continue;
+    void *obj = (void *)(base + (uintptr_t)i * size);
+    if (zero_all || (zero_dead && gc__bit_test(seg->mark, g))) memset(obj, 0, size);
+    *tail = obj;
+    tail = (void **)obj;
+    gc__bit_set(seg->alloc, g);
+    count++;
+  }
+  *tail = NULL;
+  if (sp->flags & CGC_SPAN_UNSWEPT) {
+    size_t w = gc__span_page(seg, sp) * CGC_BITMAP_WORDS_PER_PAGE;
+    memset(&seg->mark[w], 0, (size_t)sp->npages * CGC_BITMAP_WORDS_PER_PAGE * sizeof(uint64_t));
+  }
+  sp->flags &= (uint8_t)~(CGC_SPAN_UNSWEPT | CGC_SPAN_ZERO_ALL | CGC_SPAN_HAS_FREE);
+  gc__stats.spans_swept++;
+  *free_bytes = count * size;
+  if (count == 0) return NULL;
+  sp->owner = t;
+  t->span[sp->kind][sp->cls] = sp;
+  return head;
+}
+
+/* Take a span back from a thread cache: the objects still on its free
+ * list stop counting as allocated (their alloc bits are cleared, so I1
+ * holds again) and their link words are zeroed (I3).  Returns the bytes
+ * that were never handed out.  Bounds: the length of the list. */
+size_t gc__span_release(gc_segment_t *seg, gc_span_t *sp, void *list) {
+  size_t count = 0;
+  for (void *p = list; p != NULL; count++) {
+    void *next = *(void **)p;
+    *(void **)p = NULL;
+    gc__bit_clear(seg->alloc, gc__granule_index(seg, (uintptr_t)p));
+    p = next;
+  }
+  sp->owner = NULL;
+  return count * sp->obj_size;
+}
+
+/* ---- the post-mark pass -------------------------------------------------- */
+
+/* Returns the live bytes of a small span and re-files it (see top). */
+static size_t reclaim_small(gc_segment_t *seg, gc_span_t *sp) {
+  size_t w0 = gc__span_page(seg, sp) * CGC_BITMAP_WORDS_PER_PAGE;
+  size_t nw = (size_t)sp->npages * CGC_BITMAP_WORDS_PER_PAGE;
+  size_t live = 0;
+  uint64_t any_dead = 0;
+  for (size_t w = w0; w < w0 + nw; w++) {
+    uint64_t m = seg->mark[w], a = seg->alloc[w];
+    uint64_t dead = a & ~m;
+    live += (size_t)__builtin_popcountll(m);
+    any_dead |= dead;
+    seg->alloc[w] = m;
+    seg->mark[w] = dead;
+  }
+  /* A span still unswept from an earlier cycle lost that cycle's DEAD set
+   * when the marks were cleared: zero every free slot when it is taken. */
+  uint8_t flags = sp->flags & CGC_SPAN_ZERO_ALL;
+  if (sp->flags & CGC_SPAN_UNSWEPT) flags |= CGC_SPAN_ZERO_ALL;
+  if (any_dead) flags |= CGC_SPAN_UNSWEPT;
+  sp->flags = flags;
+  sp->live = (uint32_t)live;
+  sp->next = NULL;
+  if (live == 0) {
+    gc__pages_free(seg, sp);
+    gc__stats.spans_freed++;
+    return 0;
+  }
+  if (live < sp->nobjs) gc__queue_push(sp);
+  return live * sp->obj_size;
+}
+
+/* Returns the live bytes of a large object's span, freeing it if dead. */
+static size_t reclaim_large(gc_segment_t *seg, gc_span_t *sp) {
+  size_t g = gc__granule_index(seg, gc__span_base(seg, sp));
+  if (gc__bit_test(seg->mark, g)) {
+    gc__bit_clear(seg->mark, g);
+    return sp->obj_size;
+  }
+  gc__pages_free(seg, sp);
+  gc__stats.spans_freed++;
+  return 0;
+}
+
+void gc__reclaim(void) {
+  memset(gc__heap.sweep_queue, 0, sizeof gc__heap.sweep_queue);
+  size_t live = 0;
+  gc_segment_t *seg = gc__heap.segments;
+  if (seg != NULL) {
+    gc_segment_t *stop = seg->prev;
+    for (;;) {
+      gc_segment_t *next = seg->next;
+      bool last = seg == stop;
+      if (seg->huge) {
+        gc_span_t *sp = &seg->spans[CGC_META_PAGES];
+        size_t g = gc__granule_index(seg, gc__huge_base(seg));
+        if (gc__bit_test(seg->mark, g)) {
+          gc__bit_clear(seg->mark, g);
+          live += sp->obj_size;
+        } else {
+          gc__huge_free(seg);
+        }
+      } else {
+        for (size_t i = CGC_META_PAGES; i < CGC_PAGES_PER_SEGMENT;) {
+          gc_span_t *sp = &seg->spans[i];
+          size_t n = sp->state == CGC_PAGE_FREE ? 1 : sp->npages;
+          if (sp->state == CGC_PAGE_SMALL)
+            live += reclaim_small(seg, sp);
+          else if (sp->state == CGC_PAGE_LARGE)
+            live += reclaim_large(seg, sp);
+          i += n;
+        }
+      }
+      if (last) break;
+      seg = next;
+    }
+  }
+  gc__heap.live = live;
+  gc__stat_set(&gc__stats.live, (int64_t)live);
+}

@@ -1,0 +1,160 @@
+/*
+ * cgc.h -- public interface of cgc, a conservative mark-sweep garbage
+ * collected heap for C.
+ *
+ * Allocate with gc_malloc() and never call free(): memory that the program
+ * can no longer reach from thread stacks, registers, global data of the
+ * executable and of every loaded shared library, or explicitly added roots
+ * is reclaimed by the collector.  Any address inside an object (an interior
+ * pointer) keeps the whole object alive.
+ *
+ * Every entry point initialises the collector lazily; gc_init() is optional.
+ * Errors are reported the way malloc reports them: NULL with errno ENOMEM,
+ * unless an out-of-memory handler is installed (gc_set_oom_handler).
+ * Passing a pointer that cgc did not return to gc_free() or gc_realloc()
+ * prints a diagnostic naming the pointer and aborts.
+ *
+ * Threads: this version scans the stack and registers of the thread that
+ * collects only.  Use cgc from one thread (see README.md, "Threads").
+ */
+#ifndef CGC_H
+#define CGC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) && defined(CGC_BUILDING)
+#define CGC_API __attribute__((visibility("default")))
+#else
+#define CGC_API
+#endif
+
+#if defined(__GNUC__)
+#define CGC_ATTR_MALLOC __attribute__((malloc))
+#define CGC_ATTR_ALLOC_SIZE(i) __attribute__((alloc_size(i)))
+#define CGC_ATTR_ALLOC_SIZE2(i, j) __attribute__((alloc_size(i, j)))
+#define CGC_ATTR_NODISCARD __attribute__((warn_unused_result))
+#else
+#define CGC_ATTR_MALLOC
+#define CGC_ATTR_ALLOC_SIZE(i)
+#define CGC_ATTR_ALLOC_SIZE2(i, j)
+#define CGC_ATTR_NODISCARD
+#endif
+
+#define CGC_VERSION_MAJOR 0
+#define CGC_VERSION_MINOR 1
+#define CGC_VERSION_PATCH 0
+
+/* ---- Initialisation --------------------------------------------------- */
+
+/* Initialise the collector.  Optional (every entry point does it lazily)
+ * and idempotent.  Reads the CGC_* environment variables once. */
+CGC_API void gc_init(void);
+
+/* ---- Allocation ------------------------------------------------------- */
+
+/* n bytes, zeroed, scanned conservatively for pointers.  n == 0 gives a
+ * valid, unique object.  NULL with errno ENOMEM (or the OOM handler's
+ * result) when memory cannot be had or the heap cap would be passed. */
+CGC_API void *gc_malloc(size_t n) CGC_ATTR_MALLOC CGC_ATTR_ALLOC_SIZE(1);
+
+/* n bytes that are never scanned: the object may hold no pointer that
+ * must keep another object alive (strings, numeric arrays).  The contents
+ * are unspecified. */
+CGC_API void *gc_malloc_atomic(size_t n) CGC_ATTR_MALLOC CGC_ATTR_ALLOC_SIZE(1);
+
+/* count * size bytes, zeroed and scanned.  An overflowing product gives
+ * NULL with errno ENOMEM (or the OOM handler's result). */
+CGC_API void *gc_calloc(size_t count, size_t size) CGC_ATTR_MALLOC
+    CGC_ATTR_ALLOC_SIZE2(1, 2);
+
+/* Resize p to n bytes, keeping its kind (an atomic object stays atomic).
+ * Content is preserved up to min(old, new); bytes past the old size of a
+ * scanned object are zero.  p == NULL allocates (scanned kind); n == 0
+ * frees p and returns NULL.  On failure NULL is returned and p is
+ * untouched.  A p that cgc did not return is a fatal error. */
+CGC_API void *gc_realloc(void *p, size_t n) CGC_ATTR_NODISCARD
+    CGC_ATTR_ALLOC_SIZE(2);
+
+/* Atomic (unscanned) copies of a string. */
+CGC_API char *gc_strdup(const char *s) CGC_ATTR_MALLOC;
+CGC_API char *gc_strndup(const char *s, size_t n) CGC_ATTR_MALLOC;
+
+/* Release p now instead of waiting for a collection.  Optional.  NULL is
+ * a no-op.  p must be the start of a live cgc object: anything else (a
+ * foreign pointer, an interior pointer, an object already freed) prints a
+ * diagnostic naming the pointer and aborts. */
+CGC_API void gc_free(void *p);
+
+/* ---- Queries ---------------------------------------------------------- */
+
+/* Usable size of the object containing p (p may point anywhere inside
+ * it); 0 if p is not inside a live cgc object. */
+CGC_API size_t gc_size(const void *p);
+
+/* Start of the live cgc object containing p (any interior address); NULL
+ * if p is not inside one. */
+CGC_API void *gc_base(const void *p);
+
+/* ---- Collection control ----------------------------------------------- */
+
+/* Run a full collection now (unless collection is disabled). */
+CGC_API void gc_collect(void);
+
+/* Scan [lo, hi) as a root at every collection (for memory from mmap or
+ * the system malloc, which are not scanned otherwise).  Ranges may
+ * overlap; hi <= lo is ignored. */
+CGC_API void gc_add_roots(void *lo, void *hi);
+
+/* Stop scanning every byte of [lo, hi) that was added with gc_add_roots;
+ * root ranges that straddle it are cut. */
+CGC_API void gc_remove_roots(void *lo, void *hi);
+
+/* Disable and re-enable collection.  Nestable: collection runs again only
+ * when every gc_disable() has been matched by a gc_enable().  While
+ * disabled the heap grows instead (up to the heap cap) and gc_collect()
+ * does nothing. */
+CGC_API void gc_disable(void);
+CGC_API void gc_enable(void);
+
+/* Cap the bytes the heap may map from the OS (0 = no cap).  Allocation
+ * that cannot be satisfied below the cap after a collection fails with
+ * NULL/ENOMEM (or the OOM handler).  Also CGC_MAX_HEAP_SIZE. */
+CGC_API void gc_set_max_heap_size(size_t bytes);
+
+/* Called, with the requested size, when an allocation cannot be
+ * satisfied; its result is what the allocation returns.  NULL restores the
+ * default (return NULL with errno ENOMEM).  Returns the previous handler.
+ * The handler may allocate from cgc only after freeing memory for it. */
+typedef void *(*gc_oom_handler_t)(size_t requested);
+CGC_API gc_oom_handler_t gc_set_oom_handler(gc_oom_handler_t handler);
+
+/* ---- Statistics ------------------------------------------------------- */
+
+/* Versioned: set `size` to sizeof(gc_stats_t) before the call; cgc fills
+ * at most that many bytes, so a program built against an older, shorter
+ * struct keeps working.  Fields are only ever appended. */
+typedef struct gc_stats_s {
+  size_t size;             /* in: sizeof(gc_stats_t) as the caller knows it */
+  size_t heap_bytes;       /* bytes mapped from the OS for the heap, now */
+  size_t heap_bytes_peak;  /* the largest heap_bytes so far */
+  size_t live_bytes;       /* bytes in objects that survived the last collection */
+  size_t allocated_bytes;  /* bytes allocated since start (at span granularity) */
+  size_t freed_bytes;      /* bytes released with gc_free/gc_realloc */
+  size_t collections;      /* collections completed */
+  uint64_t pause_total_ns; /* time spent in collections */
+  uint64_t pause_max_ns;   /* the longest collection */
+  uint64_t pause_last_ns;  /* the latest collection */
+  size_t returned_bytes;   /* bytes given back to the OS (madvise/munmap), total */
+} gc_stats_t;
+
+CGC_API void gc_get_stats(gc_stats_t *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CGC_H */

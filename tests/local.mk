@@ -1,0 +1,1 @@
+# tests fragment (owned by the tests work)
