@@ -78,11 +78,27 @@ static void scan(uintptr_t lo, uintptr_t hi) {
   }
 }
 
-/* Pop and scan until the stack is empty; big ranges are split so one
- * entry never stalls on megabytes at a time. */
+/* Pop and scan until the stack is empty.  Entries pass through a small
+ * FIFO on their way from the stack to the scanner, and are prefetched as
+ * they enter it: by the time an object is scanned, its cache line has had
+ * PREFETCH_DEPTH scans' worth of time to arrive, instead of every scan
+ * waiting on a dependent miss (DFS order alone gives no memory-level
+ * parallelism).  Big ranges are split so one entry never stalls on
+ * megabytes at a time. */
+#define PREFETCH_DEPTH 8
 static void drain_stack(void) {
-  while (ms->n > 0) {
-    gc_range_t r = ms->v[--ms->n];
+  gc_range_t fifo[PREFETCH_DEPTH];
+  unsigned head = 0, len = 0;
+  for (;;) {
+    while (len < PREFETCH_DEPTH && ms->n > 0) {
+      gc_range_t r = ms->v[--ms->n];
+      __builtin_prefetch((const void *)r.lo);
+      fifo[(head + len++) % PREFETCH_DEPTH] = r;
+    }
+    if (len == 0) return;
+    gc_range_t r = fifo[head];
+    head = (head + 1) % PREFETCH_DEPTH;
+    len--;
     if (r.hi - r.lo > SCAN_CHUNK) {
       push(r.lo + SCAN_CHUNK, r.hi);
       r.hi = r.lo + SCAN_CHUNK;
