@@ -68,6 +68,40 @@ void gc__span_init_small(gc_segment_t *seg, gc_span_t *sp, unsigned kind, unsign
   sp->owner = NULL;
 }
 
+enum { ZERO_NONE, ZERO_DEAD, ZERO_ALL };
+
+/* Link every free slot of sp (alloc bit clear) into a list in address
+ * order, set its alloc bit, and zero it as `mode` says.  Always inlined
+ * with a constant mode, so each caller gets a loop without the tests it
+ * does not need.  The alloc word being updated stays in a register until
+ * the slots move on to the next word.  Returns the number of slots. */
+static inline __attribute__((always_inline)) size_t
+build_list(gc_segment_t *seg, gc_span_t *sp, void **headp, int mode) {
+  const size_t size = sp->obj_size, gstep = size >> CGC_GRANULE_SHIFT;
+  uintptr_t obj = gc__span_base(seg, sp);
+  size_t g = gc__granule_index(seg, obj), count = 0;
+  void **tail = headp;
+  size_t wi = g >> 6;
+  uint64_t aw = seg->alloc[wi];
+  for (uint32_t i = sp->nobjs; i > 0; i--, g += gstep, obj += size) {
+    if ((g >> 6) != wi) {
+      seg->alloc[wi] = aw;
+      wi = g >> 6;
+      aw = seg->alloc[wi];
+    }
+    uint64_t bit = (uint64_t)1 << (g & 63);
+    if (aw & bit) continue;
+    aw |= bit;
+    if (mode == ZERO_ALL || (mode == ZERO_DEAD && (seg->mark[wi] & bit))) zero_object((void *)obj, size);
+    *tail = (void *)obj;
+    tail = (void **)obj;
+    count++;
+  }
+  seg->alloc[wi] = aw;
+  *tail = NULL;
+  return count;
+}
+
 /* Sweep sp and hand its free slots to thread t as a free list in address
  * order.  Dead slots (and, for a span flagged ZERO_ALL, every free slot)
  * of scanned kinds are zeroed here.  Every slot's alloc bit ends up set:
@@ -76,30 +110,23 @@ void gc__span_init_small(gc_segment_t *seg, gc_span_t *sp, unsigned kind, unsign
  * span's slots. */
 void *gc__span_take(gc_segment_t *seg, gc_span_t *sp, gc_tctx_t *t, size_t *free_bytes) {
   cgc_assert(sp->state == CGC_PAGE_SMALL && sp->owner == NULL);
-  const bool scanned = gc__kind_scanned(sp->kind);
-  const bool zero_all = scanned && (sp->flags & CGC_SPAN_ZERO_ALL);
-  const bool zero_dead = scanned && (sp->flags & CGC_SPAN_UNSWEPT);
-  const size_t size = sp->obj_size, gstep = size >> CGC_GRANULE_SHIFT;
-  const uintptr_t base = gc__span_base(seg, sp);
-  size_t g = gc__granule_index(seg, base), count = 0;
-  void *head = NULL, **tail = &head;
-  for (uint32_t i = 0; i < sp->nobjs; i++, g += gstep) {
-    if (gc__bit_test(seg->alloc, g)) continue;
-    void *obj = (void *)(base + (uintptr_t)i * size);
-    if (zero_all || (zero_dead && gc__bit_test(seg->mark, g))) zero_object(obj, size);
-    *tail = obj;
-    tail = (void **)obj;
-    gc__bit_set(seg->alloc, g);
-    count++;
-  }
-  *tail = NULL;
+  void *head = NULL;
+  size_t count;
+  if (!gc__kind_scanned(sp->kind))
+    count = build_list(seg, sp, &head, ZERO_NONE);
+  else if (sp->flags & CGC_SPAN_ZERO_ALL)
+    count = build_list(seg, sp, &head, ZERO_ALL);
+  else if (sp->flags & CGC_SPAN_UNSWEPT)
+    count = build_list(seg, sp, &head, ZERO_DEAD);
+  else
+    count = build_list(seg, sp, &head, ZERO_NONE);
   if (sp->flags & CGC_SPAN_UNSWEPT) {
     size_t w = gc__span_page(seg, sp) * CGC_BITMAP_WORDS_PER_PAGE;
     memset(&seg->mark[w], 0, (size_t)sp->npages * CGC_BITMAP_WORDS_PER_PAGE * sizeof(uint64_t));
   }
   sp->flags &= (uint8_t)~(CGC_SPAN_UNSWEPT | CGC_SPAN_ZERO_ALL | CGC_SPAN_HAS_FREE);
   gc__stats.spans_swept++;
-  *free_bytes = count * size;
+  *free_bytes = count * sp->obj_size;
   if (count == 0) return NULL;
   sp->owner = t;
   t->span[sp->kind][sp->cls] = sp;
