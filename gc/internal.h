@@ -188,7 +188,9 @@ typedef struct gc_span {
   uint64_t divmagic;      /* granule offset * divmagic >> 40 == object index */
   struct gc_span *next;   /* sweep queue link */
   struct gc_tctx *owner;  /* thread cache that owns it, or NULL */
+  uint64_t reserved;      /* pads the descriptor to 64 bytes */
 } gc_span_t;
+static_assert(sizeof(gc_span_t) == 64, "a page descriptor is one cache line: index math is a shift");
 
 /* ---- segments ---------------------------------------------------------- */
 #define CGC_SEGMENT_MAGIC 0x63676373u /* "cgcs" */
@@ -357,18 +359,18 @@ CGC_INLINE uintptr_t gc__huge_base(const gc_segment_t *seg) {
   return (uintptr_t)seg + CGC_META_PAGES * CGC_PAGE_SIZE;
 }
 
-/* Look up the object containing address a: its start, or 0 when a is not
- * inside an allocated object (I1).  *spp and *segp receive its span and
- * segment.  No locks; the marking path. */
-CGC_INLINE gc_segment_t *gc__radix_lookup(uintptr_t a) {
-  if (cgc_unlikely(a - gc__heap.lo >= gc__heap.hi - gc__heap.lo)) return NULL;
+/* The segment of a, for an a already known to lie in [heap.lo, heap.hi). */
+CGC_INLINE gc_segment_t *gc__radix_lookup_inside(uintptr_t a) {
   gc_segment_t **leaf = gc__heap.radix[a >> (CGC_SEGMENT_SHIFT + CGC_RADIX_LEAF_BITS)];
   if (leaf == NULL) return NULL;
   return leaf[(a >> CGC_SEGMENT_SHIFT) & ((1u << CGC_RADIX_LEAF_BITS) - 1)];
 }
-CGC_INLINE uintptr_t gc__find_object(uintptr_t a, gc_segment_t **segp, gc_span_t **spp) {
-  gc_segment_t *seg = gc__radix_lookup(a);
-  if (seg == NULL) return 0;
+CGC_INLINE gc_segment_t *gc__radix_lookup(uintptr_t a) {
+  if (cgc_unlikely(a - gc__heap.lo >= gc__heap.hi - gc__heap.lo)) return NULL;
+  return gc__radix_lookup_inside(a);
+}
+/* The object of a in segment seg (see gc__find_object). */
+CGC_INLINE uintptr_t gc__find_object_in(gc_segment_t *seg, uintptr_t a, gc_span_t **spp) {
   uintptr_t obj;
   gc_span_t *sp;
   if (cgc_unlikely(seg->huge)) {
@@ -376,9 +378,9 @@ CGC_INLINE uintptr_t gc__find_object(uintptr_t a, gc_segment_t **segp, gc_span_t
     obj = gc__huge_base(seg);
     if (a - obj >= sp->obj_size) return 0;
   } else {
-    size_t page = (a & CGC_SEGMENT_MASK) >> CGC_PAGE_SHIFT;
-    sp = &seg->spans[seg->spans[page].head];
-    uintptr_t base = gc__span_base(seg, sp);
+    size_t head = seg->spans[(a & CGC_SEGMENT_MASK) >> CGC_PAGE_SHIFT].head;
+    sp = &seg->spans[head];
+    uintptr_t base = gc__page_addr(seg, head);
     if (cgc_likely(sp->state == CGC_PAGE_SMALL)) {
       size_t idx = gc__obj_index((a - base) >> CGC_GRANULE_SHIFT, sp->divmagic);
       if (idx >= sp->nobjs) return 0;
@@ -391,9 +393,18 @@ CGC_INLINE uintptr_t gc__find_object(uintptr_t a, gc_segment_t **segp, gc_span_t
     }
   }
   if (!gc__bit_test(seg->alloc, gc__granule_index(seg, obj))) return 0;
-  *segp = seg;
   *spp = sp;
   return obj;
+}
+/* Look up the object containing address a: its start, or 0 when a is not
+ * inside an allocated object (I1).  *spp and *segp receive its span and
+ * segment.  No locks; no hash, no search: two radix loads, a descriptor,
+ * a multiply-shift and a bitmap word. */
+CGC_INLINE uintptr_t gc__find_object(uintptr_t a, gc_segment_t **segp, gc_span_t **spp) {
+  gc_segment_t *seg = gc__radix_lookup(a);
+  if (seg == NULL) return 0;
+  *segp = seg;
+  return gc__find_object_in(seg, a, spp);
 }
 
 /* alloc.c */

@@ -48,6 +48,8 @@ static bool grow(void) {
   return true;
 }
 
+/* Push outside the mark loop (overflow recovery).  Drops the entry and
+ * sets `overflowed` when the stack cannot grow. */
 static void push(uintptr_t lo, uintptr_t hi) {
   if (cgc_unlikely(ms->n == ms->cap) && !grow()) {
     if (!ms->overflowed) gc__stats.mark_overflows++;
@@ -59,52 +61,69 @@ static void push(uintptr_t lo, uintptr_t hi) {
   ms->n++;
 }
 
-/* Scan the words of [lo, hi) (lo word aligned).  The heap bounds live in
- * locals: stores to the mark bitmap could otherwise alias them. */
-static void scan(uintptr_t lo, uintptr_t hi) {
-  const uintptr_t hlo = gc__heap.lo, hspan = gc__heap.hi - gc__heap.lo;
-  for (uintptr_t p = lo; p + CGC_WORD_SIZE <= hi; p += CGC_WORD_SIZE) {
-    uintptr_t w = *(const uintptr_t *)p;
-    if (cgc_likely(w - hlo >= hspan)) continue;
-    gc_segment_t *seg;
-    gc_span_t *sp;
-    uintptr_t obj = gc__find_object(w, &seg, &sp);
-    if (obj == 0) continue;
-    size_t g = gc__granule_index(seg, obj);
-    uint64_t *mw = &seg->mark[g >> 6], bit = (uint64_t)1 << (g & 63);
-    if (*mw & bit) continue;
-    *mw |= bit;
-    if (gc__kind_scanned(sp->kind)) push(obj, obj + sp->obj_size);
-  }
-}
-
-/* Pop and scan until the stack is empty.  Entries pass through a small
- * FIFO on their way from the stack to the scanner, and are prefetched as
- * they enter it: by the time an object is scanned, its cache line has had
- * PREFETCH_DEPTH scans' worth of time to arrive, instead of every scan
- * waiting on a dependent miss (DFS order alone gives no memory-level
- * parallelism).  Big ranges are split so one entry never stalls on
- * megabytes at a time. */
+/* The mark loop: pop ranges and scan them until the stack is empty.
+ *
+ * Entries pass through a small FIFO on their way from the stack to the
+ * scanner and are prefetched as they enter it: by the time an object is
+ * scanned its cache line has had PREFETCH_DEPTH scans' worth of time to
+ * arrive, instead of every scan waiting on a dependent miss (DFS order
+ * alone gives no memory-level parallelism).  Big ranges are split so one
+ * entry never stalls on megabytes at a time; the remainder always fits,
+ * because a refill of the FIFO popped an entry since the last push.
+ *
+ * The stack top, its capacity and the heap bounds live in locals: stores
+ * to the mark bitmap could otherwise alias them and force reloads. */
 #define PREFETCH_DEPTH 8
+#define PUSH(LO, HI)                                         \
+  do {                                                       \
+    if (cgc_unlikely(n == cap)) {                            \
+      ms->n = n;                                             \
+      push((LO), (HI));                                      \
+      v = ms->v, n = ms->n, cap = ms->cap;                   \
+    } else {                                                 \
+      v[n].lo = (LO);                                        \
+      v[n].hi = (HI);                                        \
+      n++;                                                   \
+    }                                                        \
+  } while (0)
+
 static void drain_stack(void) {
+  gc_range_t *v = ms->v;
+  size_t n = ms->n, cap = ms->cap;
+  const uintptr_t hlo = gc__heap.lo, hspan = gc__heap.hi - gc__heap.lo;
   gc_range_t fifo[PREFETCH_DEPTH];
   unsigned head = 0, len = 0;
   for (;;) {
-    while (len < PREFETCH_DEPTH && ms->n > 0) {
-      gc_range_t r = ms->v[--ms->n];
+    while (len < PREFETCH_DEPTH && n > 0) {
+      gc_range_t r = v[--n];
       __builtin_prefetch((const void *)r.lo);
       fifo[(head + len++) % PREFETCH_DEPTH] = r;
     }
-    if (len == 0) return;
+    if (len == 0) break;
     gc_range_t r = fifo[head];
     head = (head + 1) % PREFETCH_DEPTH;
     len--;
     if (r.hi - r.lo > SCAN_CHUNK) {
-      push(r.lo + SCAN_CHUNK, r.hi);
+      cgc_assert(n < cap);
+      PUSH(r.lo + SCAN_CHUNK, r.hi);
       r.hi = r.lo + SCAN_CHUNK;
     }
-    scan(r.lo, r.hi);
+    for (uintptr_t p = r.lo; p + CGC_WORD_SIZE <= r.hi; p += CGC_WORD_SIZE) {
+      uintptr_t w = *(const uintptr_t *)p;
+      if (cgc_likely(w - hlo >= hspan)) continue;
+      gc_segment_t *seg = gc__radix_lookup_inside(w);
+      if (seg == NULL) continue;
+      gc_span_t *sp;
+      uintptr_t obj = gc__find_object_in(seg, w, &sp);
+      if (obj == 0) continue;
+      size_t g = gc__granule_index(seg, obj);
+      uint64_t *mw = &seg->mark[g >> 6], bit = (uint64_t)1 << (g & 63), m = *mw;
+      if (m & bit) continue;
+      *mw = m | bit;
+      if (gc__kind_scanned(sp->kind)) PUSH(obj, obj + sp->obj_size);
+    }
   }
+  ms->n = n;
 }
 
 /* Scan every marked object of a scanned kind again (overflow recovery).
@@ -150,12 +169,13 @@ void gc__mark_drain(void) {
   }
 }
 
-/* A root range: scan it now and trace everything it reaches. */
+/* A root range: trace everything it reaches, now.  It goes through the
+ * mark loop like any object (split into chunks there); the stack is empty
+ * between root ranges, so the push cannot be dropped. */
 void gc__mark_range(uintptr_t lo, uintptr_t hi) {
   lo = (lo + CGC_WORD_SIZE - 1) & ~(uintptr_t)(CGC_WORD_SIZE - 1);
   if (hi <= lo) return;
-  for (uintptr_t p = lo; p < hi; p += SCAN_CHUNK) {
-    scan(p, hi - p > SCAN_CHUNK ? p + SCAN_CHUNK : hi);
-    gc__mark_drain();
-  }
+  cgc_assert(ms->n == 0);
+  push(lo, hi);
+  gc__mark_drain();
 }
