@@ -55,10 +55,16 @@ static void clear_marks(void) {
   } while (seg != gc__heap.segments);
 }
 
+/* The budget scales the smaller of the last two live sizes: a structure
+ * that is live at one collection only (a spike) does not let the heap grow
+ * by its size again, while a steady or growing live set keeps its budget
+ * within one collection. */
 static void set_trigger(void) {
   size_t min = (size_t)gc__option(CGC_OPT_INITIAL_HEAP_SIZE);
   long long growth = gc__option(CGC_OPT_HEAP_GROWTH);
-  size_t budget = (size_t)((double)gc__heap.live * (double)growth / 100.0);
+  size_t live = gc__heap.live < gc__heap.prev_live ? gc__heap.live : gc__heap.prev_live;
+  gc__heap.prev_live = gc__heap.live;
+  size_t budget = (size_t)((double)live * (double)growth / 100.0);
   gc__heap.trigger = budget > min ? budget : min;
   gc__heap.since_gc = 0;
 }

@@ -318,6 +318,7 @@ typedef struct gc_heap {
   size_t since_gc;              /* bytes handed out since the last collection */
   size_t trigger;               /* collect when since_gc reaches this */
   size_t live;                  /* bytes marked by the last collection */
+  size_t prev_live;             /* ... and by the one before */
 
   gc_ranges_t roots;            /* gc_add_roots */
   gc_mark_stack_t mstack;
