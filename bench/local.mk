@@ -1,1 +1,59 @@
-# bench fragment (owned by the bench work)
+# bench fragment (owned by the bench work).  Included by the top-level
+# Makefile.am; paths are relative to the top directory.
+#
+# Every workload bench/NAME.c is written once against bench/mode.h and
+# built once per allocation mode, as bench/NAME-cgc, bench/NAME-bdwgc (only
+# when configure found bdw-gc) and bench/NAME-malloc.  They are ordinary
+# noinst programs (three small files, so `make` stays fast, and a warning
+# in them shows up in every build); `make bench` / `make bench-quick`
+# build them if needed and run bench/run.sh on them.
+#
+# To add a workload NAME: copy the three gcbench blocks below, add the
+# programs to BENCH_PROGS_*, and add NAME to the table at the top of
+# bench/run.sh.
+
+BENCH_CGC_FLAGS = $(AM_CPPFLAGS) -DBENCH_MODE_CGC
+BENCH_BDWGC_FLAGS = $(AM_CPPFLAGS) $(BDWGC_CFLAGS) -DBENCH_MODE_BDWGC
+BENCH_MALLOC_FLAGS = $(AM_CPPFLAGS) -DBENCH_MODE_MALLOC
+
+BENCH_PROGS_CGC = bench/gcbench-cgc
+BENCH_PROGS_MALLOC = bench/gcbench-malloc
+BENCH_PROGS_BDWGC = bench/gcbench-bdwgc
+
+# ---- gcbench ---------------------------------------------------------------
+bench_gcbench_cgc_SOURCES = bench/gcbench.c bench/mode.h
+bench_gcbench_cgc_CPPFLAGS = $(BENCH_CGC_FLAGS)
+bench_gcbench_cgc_LDADD = libcgc.la
+# Link the uninstalled libtool library statically, so that the program
+# runs straight from the build tree (no libtool wrapper script).
+bench_gcbench_cgc_LDFLAGS = -static
+
+bench_gcbench_malloc_SOURCES = bench/gcbench.c bench/mode.h
+bench_gcbench_malloc_CPPFLAGS = $(BENCH_MALLOC_FLAGS)
+
+bench_gcbench_bdwgc_SOURCES = bench/gcbench.c bench/mode.h
+bench_gcbench_bdwgc_CPPFLAGS = $(BENCH_BDWGC_FLAGS)
+bench_gcbench_bdwgc_LDADD = $(BDWGC_LIBS)
+
+# ---- programs and targets ----------------------------------------------------
+noinst_PROGRAMS += $(BENCH_PROGS_CGC) $(BENCH_PROGS_MALLOC)
+BENCH_PROGS = $(BENCH_PROGS_CGC) $(BENCH_PROGS_MALLOC)
+if HAVE_BDWGC
+noinst_PROGRAMS += $(BENCH_PROGS_BDWGC)
+BENCH_PROGS += $(BENCH_PROGS_BDWGC)
+endif
+
+EXTRA_DIST += bench/run.sh bench/README.md
+
+# Extra arguments for run.sh, e.g. make bench BENCH_ARGS='--runs 20'.
+BENCH_ARGS =
+
+# run.sh writes bench/results/*.json and summary.{json,md} under the build
+# directory (never into the source tree of a VPATH build).
+bench: $(BENCH_PROGS)
+	bash $(top_srcdir)/bench/run.sh $(BENCH_ARGS) $(top_builddir)/bench
+
+bench-quick: $(BENCH_PROGS)
+	bash $(top_srcdir)/bench/run.sh --quick $(BENCH_ARGS) $(top_builddir)/bench
+
+.PHONY: bench bench-quick
