@@ -57,3 +57,18 @@ bench-quick: $(BENCH_PROGS)
 	bash $(top_srcdir)/bench/run.sh --quick $(BENCH_ARGS) $(top_builddir)/bench
 
 .PHONY: bench bench-quick
+
+# ---- fast-path instruction count ------------------------------------------------
+# `make bench-callgrind`: instructions per gc_malloc call, counted by
+# callgrind (deterministic, unlike time).  The budget is in gc/alloc_inline.h.
+noinst_PROGRAMS += bench/fastpath
+bench_fastpath_SOURCES = bench/fastpath.c
+bench_fastpath_LDADD = libcgc.la
+bench_fastpath_LDFLAGS = -static
+
+bench-callgrind: bench/fastpath
+	valgrind --tool=callgrind --callgrind-out-file=bench/fastpath.callgrind bench/fastpath >/dev/null 2>&1
+	@callgrind_annotate --auto=no bench/fastpath.callgrind | awk '/^ *[0-9,]+ .*:gc_malloc( |$$)/ { gsub(",", "", $$1); ir += $$1 } \
+	  END { printf "gc_malloc: %.2f instructions per call (fast path incl. ret; refills are in gc__alloc_slow)\n", ir / 1000000 }'
+CLEANFILES += bench/fastpath.callgrind
+.PHONY: bench-callgrind

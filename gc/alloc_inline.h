@@ -11,8 +11,8 @@
  * Budget: 15 instructions from gc_malloc's entry to its `ret` on x86-64
  * (gcc 12 -O2, initial-exec TLS; libcgc.so and libcgc.a alike): callgrind
  * counts 15.0 Ir per call for a loop of one million gc_malloc(24) calls
- * (bench/fastpath.c: `valgrind --tool=callgrind bench/fastpath`, then
- * callgrind_annotate, line "gc_malloc").  One branch to the noinline slow
+ * (bench/fastpath.c; `make bench-callgrind` prints it).  One branch to
+ * the noinline slow
  * path (free list empty) besides the size check.
  */
 #ifndef CGC_ALLOC_INLINE_H
