@@ -12,8 +12,7 @@
  * (gcc 12 -O2, initial-exec TLS; libcgc.so and libcgc.a alike): callgrind
  * counts 15.0 Ir per call for a loop of one million gc_malloc(24) calls
  * (bench/fastpath.c; `make bench-callgrind` prints it).  One branch to
- * the noinline slow
- * path (free list empty) besides the size check.
+ * the noinline slow path (free list empty) besides the size check.
  */
 #ifndef CGC_ALLOC_INLINE_H
 #define CGC_ALLOC_INLINE_H

@@ -1,1 +1,82 @@
 # tests fragment (owned by the tests work)
+#
+# Criterion suites, run by `make check`.  Every program links the static
+# libcgc so that the hidden gc__* internals are callable.  Each Criterion
+# test runs in its own process, so a test may set CGC_* options with
+# setenv() before its first cgc call.
+
+EXTRA_DIST += tests/common.h tests/common.c tests/libroot.c
+
+if HAVE_CRITERION
+
+cgc_test_cppflags = $(AM_CPPFLAGS) -I$(top_srcdir)/include -I$(top_srcdir)/gc -I$(top_builddir) \
+	$(ATOMIC_OPS_CFLAGS) -DTEST_LIBDIR=\"$(abs_top_builddir)/tests/.libs\"
+cgc_test_cflags = $(AM_CFLAGS) $(CRITERION_CFLAGS)
+cgc_test_ldadd = libcgc.la $(CRITERION_LIBS)
+cgc_test_ldflags = -static
+cgc_test_common = tests/common.c tests/common.h
+
+# A plugin that test_roots dlopen()s: its globals are roots.  It does not
+# link cgc.
+check_LTLIBRARIES += tests/libroot.la
+tests_libroot_la_SOURCES = tests/libroot.c
+tests_libroot_la_CFLAGS = $(AM_CFLAGS)
+tests_libroot_la_LDFLAGS = -module -avoid-version -rpath /nowhere
+
+cgc_tests = \
+	tests/test_api \
+	tests/test_death \
+	tests/test_roots \
+	tests/test_collect \
+	tests/test_sizes \
+	tests/test_options \
+	tests/test_stress
+
+check_PROGRAMS += $(cgc_tests)
+TESTS += $(cgc_tests)
+
+tests_test_api_SOURCES = tests/test_api.c $(cgc_test_common)
+tests_test_api_CPPFLAGS = $(cgc_test_cppflags)
+tests_test_api_CFLAGS = $(cgc_test_cflags)
+tests_test_api_LDADD = $(cgc_test_ldadd)
+tests_test_api_LDFLAGS = $(cgc_test_ldflags)
+
+tests_test_death_SOURCES = tests/test_death.c $(cgc_test_common)
+tests_test_death_CPPFLAGS = $(cgc_test_cppflags)
+tests_test_death_CFLAGS = $(cgc_test_cflags)
+tests_test_death_LDADD = $(cgc_test_ldadd)
+tests_test_death_LDFLAGS = $(cgc_test_ldflags)
+
+# test_roots dlopen()s tests/.libs/libroot.so: build it first.
+tests_test_roots_SOURCES = tests/test_roots.c $(cgc_test_common)
+tests_test_roots_CPPFLAGS = $(cgc_test_cppflags)
+tests_test_roots_CFLAGS = $(cgc_test_cflags)
+tests_test_roots_LDADD = $(cgc_test_ldadd)
+tests_test_roots_LDFLAGS = $(cgc_test_ldflags)
+tests_test_roots_DEPENDENCIES = libcgc.la tests/libroot.la
+
+tests_test_collect_SOURCES = tests/test_collect.c $(cgc_test_common)
+tests_test_collect_CPPFLAGS = $(cgc_test_cppflags)
+tests_test_collect_CFLAGS = $(cgc_test_cflags)
+tests_test_collect_LDADD = $(cgc_test_ldadd)
+tests_test_collect_LDFLAGS = $(cgc_test_ldflags)
+
+tests_test_sizes_SOURCES = tests/test_sizes.c $(cgc_test_common)
+tests_test_sizes_CPPFLAGS = $(cgc_test_cppflags)
+tests_test_sizes_CFLAGS = $(cgc_test_cflags)
+tests_test_sizes_LDADD = $(cgc_test_ldadd)
+tests_test_sizes_LDFLAGS = $(cgc_test_ldflags)
+
+tests_test_options_SOURCES = tests/test_options.c $(cgc_test_common)
+tests_test_options_CPPFLAGS = $(cgc_test_cppflags)
+tests_test_options_CFLAGS = $(cgc_test_cflags)
+tests_test_options_LDADD = $(cgc_test_ldadd)
+tests_test_options_LDFLAGS = $(cgc_test_ldflags)
+
+tests_test_stress_SOURCES = tests/test_stress.c $(cgc_test_common)
+tests_test_stress_CPPFLAGS = $(cgc_test_cppflags)
+tests_test_stress_CFLAGS = $(cgc_test_cflags)
+tests_test_stress_LDADD = $(cgc_test_ldadd)
+tests_test_stress_LDFLAGS = $(cgc_test_ldflags)
+
+endif HAVE_CRITERION
