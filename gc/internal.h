@@ -94,6 +94,13 @@
 #define CGC_INTERNAL __attribute__((visibility("hidden")))
 #define CGC_NORETURN __attribute__((noreturn))
 #define CGC_PRINTF(a, b) __attribute__((format(printf, a, b)))
+/* The conservative scanner reads every word of stacks and data, including
+ * sanitizer redzones and never-written slots: only it is exempt. */
+#if defined(__clang__) || defined(__GNUC__)
+#define CGC_NO_SANITIZE_ADDRESS __attribute__((no_sanitize_address))
+#else
+#define CGC_NO_SANITIZE_ADDRESS
+#endif
 
 #ifndef CGC_DEBUG
 #define CGC_DEBUG 0

@@ -87,7 +87,7 @@ static void push(uintptr_t lo, uintptr_t hi) {
     }                                                        \
   } while (0)
 
-static void drain_stack(void) {
+CGC_NO_SANITIZE_ADDRESS static void drain_stack(void) {
   gc_range_t *v = ms->v;
   size_t n = ms->n, cap = ms->cap;
   const uintptr_t hlo = gc__heap.lo, hspan = gc__heap.hi - gc__heap.lo;
