@@ -287,8 +287,8 @@ CGC_INTERNAL void gc__ranges_remove(gc_ranges_t *r, uintptr_t lo, uintptr_t hi);
 typedef struct gc_mark_stack {
   gc_range_t *v;
   size_t n, cap, max; /* max: entries it may grow to; then overflow mode */
-  bool overflowed;    /* an entry was dropped: rescan marked objects */
-  size_t overflows;   /* times it happened (stats, tests) */
+  bool overflowed;    /* an entry was dropped: rescan marked objects
+                         (gc__stats.mark_overflows counts the times) */
 } gc_mark_stack_t;
 
 /* ---- the collector state machine --------------------------------------- */
