@@ -30,8 +30,7 @@ void gc__release_caches(void) {
       for (unsigned c = 0; c < CGC_NCLASSES; c++) {
         gc_span_t *sp = t->span[k][c];
         if (sp == NULL) continue;
-        size_t unused = gc__span_release(gc__segment_of((uintptr_t)sp), sp, t->free[k][c]);
-        gc__stats.allocated -= unused;
+        (void)gc__span_release(gc__segment_of((uintptr_t)sp), sp, t->free[k][c]);
         t->free[k][c] = NULL;
         t->span[k][c] = NULL;
       }

@@ -74,7 +74,8 @@ static void thread_exit(void *arg) {
     for (unsigned c = 0; c < CGC_NCLASSES; c++) {
       gc_span_t *sp = t->span[k][c];
       if (sp == NULL) continue;
-      gc__stats.allocated -= gc__span_release(gc__segment_of((uintptr_t)sp), sp, t->free[k][c]);
+      size_t unused = gc__span_release(gc__segment_of((uintptr_t)sp), sp, t->free[k][c]);
+      gc__heap.since_gc -= unused < gc__heap.since_gc ? unused : gc__heap.since_gc;
       if (!(sp->flags & CGC_SPAN_QUEUED)) gc__queue_push(sp);
     }
   for (gc_tctx_t **pp = &gc__heap.threads; *pp != NULL; pp = &(*pp)->next)

@@ -14,7 +14,7 @@
  * with a mask, a shift and two loads -- no search.
  *
  *   SMALL span: objects of one size class and one kind; 1..32 pages,
- *               chosen per class so the tail waste stays under 1/16.
+ *               chosen per class so the tail waste is at most 1/16.
  *   LARGE span: one object bigger than the largest class (512 KiB), up
  *               to the 62 data pages of a segment.
  *   HUGE segment: one object too big for a segment gets a mapping of

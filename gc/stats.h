@@ -18,7 +18,7 @@ typedef struct gc_stat_count {
   X(live, "bytes live after the last collection")
 
 #define CGC_STAT_COUNTERS(X)                                      \
-  X(allocated, "bytes handed to threads for allocation")         \
+  X(allocated, "bytes handed to threads for allocation (never decreases)")         \
   X(freed, "bytes released with gc_free")                        \
   X(returned, "bytes given back to the OS")                      \
   X(collections, "collections completed")                        \

@@ -136,7 +136,8 @@ void *gc__span_take(gc_segment_t *seg, gc_span_t *sp, gc_tctx_t *t, size_t *free
 /* Take a span back from a thread cache: the objects still on its free
  * list stop counting as allocated (their alloc bits are cleared, so I1
  * holds again) and their link words are zeroed (I3).  Returns the bytes
- * that were never handed out.  Bounds: the length of the list. */
+ * that were never handed out (the public allocated_bytes keeps them: it
+ * never decreases).  Bounds: the length of the list. */
 size_t gc__span_release(gc_segment_t *seg, gc_span_t *sp, void *list) {
   size_t count = 0;
   for (void *p = list; p != NULL; count++) {

@@ -129,7 +129,10 @@ CGC_API void gc_set_max_heap_size(size_t bytes);
 /* Called, with the requested size, when an allocation cannot be
  * satisfied; its result is what the allocation returns.  NULL restores the
  * default (return NULL with errno ENOMEM).  Returns the previous handler.
- * The handler may allocate from cgc only after freeing memory for it. */
+ * The handler may allocate from cgc only after freeing memory for it.  It
+ * must return NULL or memory that no live pointer refers to (the
+ * allocation functions are declared malloc-like, so the compiler assumes
+ * their results alias nothing). */
 typedef void *(*gc_oom_handler_t)(size_t requested);
 CGC_API gc_oom_handler_t gc_set_oom_handler(gc_oom_handler_t handler);
 
@@ -143,7 +146,11 @@ typedef struct gc_stats_s {
   size_t heap_bytes;       /* bytes mapped from the OS for the heap, now */
   size_t heap_bytes_peak;  /* the largest heap_bytes so far */
   size_t live_bytes;       /* bytes in objects that survived the last collection */
-  size_t allocated_bytes;  /* bytes allocated since start (at span granularity) */
+  size_t allocated_bytes;  /* bytes handed out for allocation since start; never
+                              decreases.  Counted when a thread takes a span of
+                              free slots, so it runs ahead of the bytes the
+                              program has allocated by at most the free slots
+                              cached per thread and size class. */
   size_t freed_bytes;      /* bytes released with gc_free/gc_realloc */
   size_t collections;      /* collections completed */
   uint64_t pause_total_ns; /* time spent in collections */

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Build cgc and run the whole test suite, from a fresh Debian machine:
+#   1. gcc build with -Werror: make check (Criterion tests + examples)
+#   2. clang build with -Werror and -fsanitize=undefined: make check
+#   3. make distcheck (the release tarball builds, installs and checks)
+# Prints a closing "tests: N passed, N failed" line; exits non-zero on any
+# failure.  Build trees go to build/ (ignored by git).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+top=$(pwd)
+. tools/deps.sh
+cgc_need_packages $CGC_BUILD_PACKAGES
+
+[ -x configure ] && [ configure -nt configure.ac ] && [ configure -nt Makefile.am ] || autoreconf -fi >/dev/null
+jobs=$(nproc 2>/dev/null || echo 2)
+passed=0 failed=0
+
+# Sum the Criterion synthesis lines and the examples script of one build.
+count_results() {
+  local dir=$1 log t p f c
+  for log in "$dir"/tests/*.log; do
+    [ -f "$log" ] || continue
+    # "[====] Synthesis: Tested: 12 | Passing: 12 | Failing: 0 | Crashing: 0"
+    if line=$(grep -a "Synthesis:" "$log" | tail -n1) && [ -n "$line" ]; then
+      p=$(sed -n 's/.*Passing: \([0-9]*\).*/\1/p' <<<"$line")
+      f=$(sed -n 's/.*Failing: \([0-9]*\).*/\1/p' <<<"$line")
+      c=$(sed -n 's/.*Crashing: \([0-9]*\).*/\1/p' <<<"$line")
+      passed=$((passed + p)); failed=$((failed + f + c))
+    fi
+  done
+  for log in "$dir"/examples/*.log; do
+    [ -f "$log" ] || continue
+    if grep -q "^:test-result: PASS" "${log%.log}.trs" 2>/dev/null; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+  done
+}
+
+run_build() { # name, then configure arguments
+  local name=$1; shift
+  local dir="$top/build/$name"
+  echo "== $name: configure $*"
+  rm -rf "$dir"; mkdir -p "$dir"
+  (cd "$dir" && "$top/configure" -q "$@" >/dev/null)
+  echo "== $name: make check"
+  local rc=0
+  (cd "$dir" && make -j"$jobs" >/dev/null && make -j"$jobs" check) || rc=$?
+  count_results "$dir"
+  if [ $rc -ne 0 ]; then
+    echo "== $name: FAILED; logs:"; for f in "$dir"/tests/*.log "$dir"/examples/*.log; do
+      [ -f "$f" ] && grep -qaE "FAIL|Crash|crash|Assert|ERROR" "$f" && { echo "--- $f"; tail -n 40 "$f"; }
+    done
+    return $rc
+  fi
+}
+
+status=0
+run_build gcc CC=gcc CFLAGS="-O2 -g -Werror" || status=1
+run_build clang-ubsan CC=clang \
+  CFLAGS="-O1 -g -Werror -fsanitize=undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
+  LDFLAGS="-fsanitize=undefined" || status=1
+
+echo "== distcheck"
+if (cd "$top/build/gcc" && make -j"$jobs" distcheck >distcheck.log 2>&1); then
+  echo "distcheck: ok ($(ls "$top"/build/gcc/cgc-*.tar.gz 2>/dev/null | xargs -n1 basename))"
+  passed=$((passed + 1))
+else
+  tail -n 40 "$top/build/gcc/distcheck.log"; failed=$((failed + 1)); status=1
+fi
+
+echo "tests: $passed passed, $failed failed"
+exit $status
