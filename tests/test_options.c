@@ -12,7 +12,9 @@
 
 #include <fcntl.h>
 #include <spawn.h>
+#include <signal.h>
 #include <stdio.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -77,6 +79,11 @@ static void child_hold_64m(void) {
 __attribute__((constructor)) static void child_main(void) {
   const char *scenario = getenv("CGC_TEST_CHILD");
   if (scenario == NULL) return;
+  /* Never outlive the test: die with the parent (a Criterion timeout kills
+   * it), and in any case after a minute. */
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() == 1) _exit(9);
+  alarm(60);
   if (strcmp(scenario, "growth") == 0)
     child_growth();
   else if (strcmp(scenario, "work") == 0)
