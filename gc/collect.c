@@ -22,20 +22,29 @@
 
 #include <string.h>
 
-/* Give every thread cache's spans back (I2 -> I1) before anything is
- * marked, so no cached free object can be mistaken for a live one. */
-void gc__release_caches(void) {
-  for (gc_tctx_t *t = gc__heap.threads; t != NULL; t = t->next) {
-    for (unsigned k = 0; k < CGC_NKINDS; k++) {
-      for (unsigned c = 0; c < CGC_NCLASSES; c++) {
-        gc_span_t *sp = t->span[k][c];
-        if (sp == NULL) continue;
-        (void)gc__span_release(gc__segment_of((uintptr_t)sp), sp, t->free[k][c]);
-        t->free[k][c] = NULL;
-        t->span[k][c] = NULL;
-      }
+/* Hand every span that thread cache t owns back to the heap (I2 -> I1):
+ * objects still on its free lists stop counting as allocated, and spans
+ * with free slots go back on their sweep queue.  Returns the bytes that
+ * were taken but never handed out.  Heap lock held. */
+size_t gc__tctx_release(gc_tctx_t *t) {
+  size_t unused = 0;
+  for (unsigned k = 0; k < CGC_NKINDS; k++) {
+    for (unsigned c = 0; c < CGC_NCLASSES; c++) {
+      gc_span_t *sp = t->span[k][c];
+      if (sp == NULL) continue;
+      unused += gc__span_release(gc__segment_of((uintptr_t)sp), sp, t->free[k][c]);
+      t->free[k][c] = NULL;
+      t->span[k][c] = NULL;
+      if (!(sp->flags & CGC_SPAN_QUEUED)) gc__queue_push(sp);
     }
   }
+  return unused;
+}
+
+/* Every thread's caches, before anything is marked, so no cached free
+ * object can be mistaken for a live one. */
+void gc__release_caches(void) {
+  for (gc_tctx_t *t = gc__heap.threads; t != NULL; t = t->next) (void)gc__tctx_release(t);
 }
 
 /* Mark bits of small and large spans; free pages have none (pages_free

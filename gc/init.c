@@ -70,14 +70,8 @@ gc_tctx_t *gc__thread_ctx(void) {
 static void thread_exit(void *arg) {
   gc_tctx_t *t = arg;
   gc__lock();
-  for (unsigned k = 0; k < CGC_NKINDS; k++)
-    for (unsigned c = 0; c < CGC_NCLASSES; c++) {
-      gc_span_t *sp = t->span[k][c];
-      if (sp == NULL) continue;
-      size_t unused = gc__span_release(gc__segment_of((uintptr_t)sp), sp, t->free[k][c]);
-      gc__heap.since_gc -= unused < gc__heap.since_gc ? unused : gc__heap.since_gc;
-      if (!(sp->flags & CGC_SPAN_QUEUED)) gc__queue_push(sp);
-    }
+  size_t unused = gc__tctx_release(t);
+  gc__heap.since_gc -= unused < gc__heap.since_gc ? unused : gc__heap.since_gc;
   for (gc_tctx_t **pp = &gc__heap.threads; *pp != NULL; pp = &(*pp)->next)
     if (*pp == t) {
       *pp = t->next;

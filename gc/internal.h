@@ -443,6 +443,7 @@ CGC_INTERNAL uintptr_t gc__stack_base_of_current_thread(void);
 /* collect.c */
 CGC_INTERNAL void gc__collect_locked(const char *reason);
 CGC_INTERNAL void gc__release_caches(void);
+CGC_INTERNAL size_t gc__tctx_release(gc_tctx_t *t);
 
 /* verify.c: 1 when every invariant above holds; else prints what broke.
  * gc__heap_is_valid takes the heap lock; the _locked form expects it. */
