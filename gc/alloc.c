@@ -173,8 +173,7 @@ void *gc_calloc(size_t count, size_t size) {
   return gc_malloc(n);
 }
 
-char *gc_strndup(const char *s, size_t n) {
-  size_t len = strnlen(s, n);
+static char *copy_string(const char *s, size_t len) {
   char *d = gc_malloc_atomic(len + 1);
   if (d == NULL) return NULL;
   memcpy(d, s, len);
@@ -182,7 +181,9 @@ char *gc_strndup(const char *s, size_t n) {
   return d;
 }
 
-char *gc_strdup(const char *s) { return gc_strndup(s, SIZE_MAX); }
+char *gc_strndup(const char *s, size_t n) { return copy_string(s, strnlen(s, n)); }
+
+char *gc_strdup(const char *s) { return copy_string(s, strlen(s)); }
 
 /* ---- explicit release -------------------------------------------------------------- */
 

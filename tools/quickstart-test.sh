@@ -52,8 +52,27 @@ run_build() { # name, then configure arguments
   fi
 }
 
+# libtool compiles each source twice and hides the second (non-PIC) pass's
+# output, so the library is also compiled here directly, both ways, with
+# both compilers (config.h from the gcc build).
+check_warnings() {
+  local cc pic f ok
+  echo "== warnings: gcc and clang, PIC and non-PIC, -Wall -Wextra -Werror"
+  for cc in gcc clang; do
+    for pic in -fno-PIC -fPIC; do
+      ok=1
+      for f in "$top"/gc/*.c; do
+        $cc -std=c11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -DCGC_BUILDING -fvisibility=hidden $pic \
+          -I"$top/build/gcc" -I"$top/include" -I"$top/gc" -c "$f" -o /dev/null || ok=0
+      done
+      if ((ok)); then passed=$((passed + 1)); else echo "warnings: $cc $pic FAILED"; failed=$((failed + 1)); return 1; fi
+    done
+  done
+}
+
 status=0
 run_build gcc CC=gcc CFLAGS="-O2 -g -Werror" || status=1
+check_warnings || status=1
 run_build clang-ubsan CC=clang \
   CFLAGS="-O1 -g -Werror -fsanitize=undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
   LDFLAGS="-fsanitize=undefined" || status=1
