@@ -73,7 +73,7 @@ static void push(uintptr_t lo, uintptr_t hi) {
  *
  * The stack top, its capacity and the heap bounds live in locals: stores
  * to the mark bitmap could otherwise alias them and force reloads. */
-#define PREFETCH_DEPTH 8
+#define PREFETCH_DEPTH 16
 #define PUSH(LO, HI)                                         \
   do {                                                       \
     if (cgc_unlikely(n == cap)) {                            \
