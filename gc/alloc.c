@@ -41,13 +41,20 @@ static void count_allocated(size_t bytes) {
 
 /* ---- small objects: refill a thread's free list ----------------------------- */
 
-/* Give the thread a new free list for (kind, cls): from a span waiting to
- * be swept, else (when the policy says so) after a collection, else from a
- * fresh span; collect once more before giving up.  Heap lock held.
- * Returns the list, or NULL when memory cannot be had. */
+/* Give the thread a new free list for (kind, cls): the next batch of the
+ * span it owns, else from a span waiting to be swept, else (when the
+ * policy says so) after a collection, else from a fresh span; collect once
+ * more before giving up.  Heap lock held.  Returns the list, or NULL when
+ * memory cannot be had. */
 static void *refill(gc_tctx_t *t, unsigned kind, unsigned cls) {
   gc_span_t *old = t->span[kind][cls];
-  if (old != NULL) { /* its free list is exhausted: the span is full */
+  if (old != NULL && old->rest != NULL) { /* the next batch of the owned span */
+    size_t bytes;
+    void *list = gc__span_next_batch(old, &bytes);
+    count_allocated(bytes);
+    return list;
+  }
+  if (old != NULL) { /* its free slots are all handed out: the span is full */
     old->owner = NULL;
     t->span[kind][cls] = NULL;
     if (old->flags & CGC_SPAN_HAS_FREE) {
@@ -118,7 +125,7 @@ static uintptr_t alloc_large(size_t n, unsigned kind) {
     }
     if (obj != 0) {
       sp->kind = (uint8_t)kind;
-      gc__bit_set(seg->alloc, gc__granule_index(seg, obj));
+      gc__alloc_set(seg, gc__granule_index(seg, obj));
       count_allocated(sp->obj_size);
       return obj;
     }
@@ -215,7 +222,7 @@ static void release(gc_segment_t *seg, gc_span_t *sp, uintptr_t obj) {
   } else {
     if (gc__kind_scanned(sp->kind)) memset((void *)obj, 0, size);
     size_t g = gc__granule_index(seg, obj);
-    __atomic_fetch_and(&seg->alloc[g >> 6], ~((uint64_t)1 << (g & 63)), __ATOMIC_RELAXED);
+    __atomic_fetch_and(&seg->bits[g >> 6].alloc, ~gc__bit(g), __ATOMIC_RELAXED);
     if (sp->owner != NULL)
       sp->flags |= CGC_SPAN_HAS_FREE;
     else if (!(sp->flags & CGC_SPAN_QUEUED))

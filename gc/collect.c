@@ -11,10 +11,9 @@
  *   DECOMMIT idle pages back to the OS (segment.c); policy and stats
  * Sweeping itself happens later, lazily, as threads allocate.
  *
- * Heap policy: collect when the bytes handed out since the last
- * collection reach max(CGC_INITIAL_HEAP_SIZE, live * CGC_HEAP_GROWTH%).
- * With the default 100% a steady-state program's heap stays near twice
- * its live data plus the initial size.
+ * Heap policy (set_trigger): collect when the bytes handed out since the
+ * last collection reach CGC_HEAP_GROWTH% of the live bytes weighted by
+ * tracing cost (atomic bytes count a quarter), or CGC_INITIAL_HEAP_SIZE.
  */
 #include "internal.h"
 #include "options.h"
@@ -54,25 +53,34 @@ static void clear_marks(void) {
   if (seg == NULL) return;
   do {
     if (seg->huge) {
-      gc__bit_clear(seg->mark, gc__granule_index(seg, gc__huge_base(seg)));
+      gc__mark_clear(seg, gc__granule_index(seg, gc__huge_base(seg)));
     } else {
       size_t w0 = CGC_META_PAGES * CGC_BITMAP_WORDS_PER_PAGE;
-      memset(&seg->mark[w0], 0, (CGC_BITMAP_WORDS - w0) * sizeof(uint64_t));
+      for (size_t w = w0; w < CGC_BITMAP_WORDS; w++) seg->bits[w].mark = 0;
     }
     seg = seg->next;
   } while (seg != gc__heap.segments);
 }
 
-/* The budget scales the smaller of the last two live sizes: a structure
- * that is live at one collection only (a spike) does not let the heap grow
- * by its size again, while a steady or growing live set keeps its budget
- * within one collection. */
+/* How much may be allocated before the next collection.
+ *
+ * A collection costs in proportion to the bytes it traces, so the budget
+ * scales the live bytes weighted by that cost: scanned bytes in full,
+ * atomic bytes (never traced; they cost only reclaim bookkeeping) one
+ * quarter.  GC work per allocated byte then stays near 1/growth whatever
+ * the mix, and a heap of mostly unscanned data stays small.  The weighted
+ * size is the smaller of the last two collections' -- a structure live at
+ * one collection only (a spike) does not let the heap grow by its size
+ * again -- and never below CGC_INITIAL_HEAP_SIZE.  A steady program's
+ * heap stays under (1 + growth) x live + the initial size. */
 static void set_trigger(void) {
   size_t min = (size_t)gc__option(CGC_OPT_INITIAL_HEAP_SIZE);
-  long long growth = gc__option(CGC_OPT_HEAP_GROWTH);
-  size_t live = gc__heap.live < gc__heap.prev_live ? gc__heap.live : gc__heap.prev_live;
-  gc__heap.prev_live = gc__heap.live;
-  size_t budget = (size_t)((double)live * (double)growth / 100.0);
+  double growth = (double)gc__option(CGC_OPT_HEAP_GROWTH) / 100.0;
+  size_t atomic = gc__heap.live_atomic, scanned = gc__heap.live - atomic;
+  size_t cost = scanned + atomic / 4;
+  size_t basis = cost < gc__heap.prev_cost ? cost : gc__heap.prev_cost;
+  gc__heap.prev_cost = cost;
+  size_t budget = (size_t)((double)basis * growth);
   gc__heap.trigger = budget > min ? budget : min;
   gc__heap.since_gc = 0;
 }

@@ -32,6 +32,7 @@
  * ===================================================================
  *  Metadata bits (side bitmaps, one bit per granule, per segment)
  * ===================================================================
+ * (Both live in seg->bits[g / 64], alloc and mark words side by side.)
  * alloc[g]  "an allocated object starts at granule g".  Set only at
  *           object starts.  A word that points into a slot whose alloc
  *           bit is clear is not a pointer to an object: it never marks
@@ -57,7 +58,8 @@
  *    not gc_free'd) object starts at g.  Alloc bits are never set at a
  *    granule that is not an object start of its span.
  * I2 (owned spans) A span owned by a thread cache has every object-start
- *    alloc bit set: the objects still on the cache's free list count as
+ *    alloc bit set, except slots released by gc_free since: the objects
+ *    still on the cache's free list and on the span's `rest` list count as
  *    allocated until the collector releases the span (collect.c), which
  *    clears their bits before anything is marked.  So during marking I1
  *    holds for every span.
@@ -142,6 +144,10 @@ CGC_INTERNAL CGC_PRINTF(1, 2) void gc__message(const char *fmt, ...);
 #define CGC_NCLASSES (CGC_CLASS_LINEAR + 8 * 11)
 #define CGC_DIRECT_MAX 1024
 #define CGC_MAX_SPAN_PAGES 32
+/* A thread takes the free slots of a span at most this many bytes at a
+ * time (at least one object), so the bytes counted as allocated track the
+ * bytes really handed out even for spans of a few big objects. */
+#define CGC_BATCH_BYTES ((size_t)64 * 1024)
 
 /* Radix map: 47-bit user addresses, one leaf entry per 4 MiB chunk. */
 #define CGC_ADDRESS_BITS 47
@@ -195,12 +201,19 @@ typedef struct gc_span {
   uint64_t divmagic;      /* granule offset * divmagic >> 40 == object index */
   struct gc_span *next;   /* sweep queue link */
   struct gc_tctx *owner;  /* thread cache that owns it, or NULL */
-  uint64_t reserved;      /* pads the descriptor to 64 bytes */
+  void *rest;             /* owned: free slots not yet handed to the owner's
+                             list (handed out CGC_BATCH_BYTES at a time) */
 } gc_span_t;
 static_assert(sizeof(gc_span_t) == 64, "a page descriptor is one cache line: index math is a shift");
 
 /* ---- segments ---------------------------------------------------------- */
 #define CGC_SEGMENT_MAGIC 0x63676373u /* "cgcs" */
+/* The alloc and mark words of the same 64 granules (1 KiB of heap) sit
+ * side by side, so the marker's two bitmap reads for a candidate pointer
+ * share one cache line. */
+typedef struct gc_bitpair {
+  uint64_t alloc, mark;
+} gc_bitpair_t;
 typedef struct gc_segment {
   uint32_t magic;
   uint32_t huge;                 /* 1: one huge object, mapping of `size` bytes */
@@ -210,8 +223,7 @@ typedef struct gc_segment {
   uint32_t free_since[CGC_PAGES_PER_SEGMENT]; /* collection count when freed */
   struct gc_segment *next, *prev;             /* all segments, a ring */
   gc_span_t spans[CGC_PAGES_PER_SEGMENT];
-  uint64_t mark[CGC_BITMAP_WORDS];
-  uint64_t alloc[CGC_BITMAP_WORDS];
+  gc_bitpair_t bits[CGC_BITMAP_WORDS];
 } gc_segment_t;
 static_assert(sizeof(gc_segment_t) <= CGC_META_PAGES * CGC_PAGE_SIZE,
               "segment metadata fits its metadata pages");
@@ -224,9 +236,12 @@ CGC_INLINE gc_segment_t *gc__segment_of(uintptr_t a) {
 CGC_INLINE size_t gc__granule_index(const gc_segment_t *seg, uintptr_t a) {
   return (a - (uintptr_t)seg) >> CGC_GRANULE_SHIFT;
 }
-CGC_INLINE bool gc__bit_test(const uint64_t *bm, size_t g) { return (bm[g >> 6] >> (g & 63)) & 1; }
-CGC_INLINE void gc__bit_set(uint64_t *bm, size_t g) { bm[g >> 6] |= (uint64_t)1 << (g & 63); }
-CGC_INLINE void gc__bit_clear(uint64_t *bm, size_t g) { bm[g >> 6] &= ~((uint64_t)1 << (g & 63)); }
+CGC_INLINE uint64_t gc__bit(size_t g) { return (uint64_t)1 << (g & 63); }
+CGC_INLINE bool gc__alloc_test(const gc_segment_t *seg, size_t g) { return (seg->bits[g >> 6].alloc & gc__bit(g)) != 0; }
+CGC_INLINE bool gc__mark_test(const gc_segment_t *seg, size_t g) { return (seg->bits[g >> 6].mark & gc__bit(g)) != 0; }
+CGC_INLINE void gc__alloc_set(gc_segment_t *seg, size_t g) { seg->bits[g >> 6].alloc |= gc__bit(g); }
+CGC_INLINE void gc__alloc_clear(gc_segment_t *seg, size_t g) { seg->bits[g >> 6].alloc &= ~gc__bit(g); }
+CGC_INLINE void gc__mark_clear(gc_segment_t *seg, size_t g) { seg->bits[g >> 6].mark &= ~gc__bit(g); }
 CGC_INLINE uintptr_t gc__page_addr(const gc_segment_t *seg, size_t page) {
   return (uintptr_t)seg + page * CGC_PAGE_SIZE;
 }
@@ -325,7 +340,8 @@ typedef struct gc_heap {
   size_t since_gc;              /* bytes handed out since the last collection */
   size_t trigger;               /* collect when since_gc reaches this */
   size_t live;                  /* bytes marked by the last collection */
-  size_t prev_live;             /* ... and by the one before */
+  size_t live_atomic;           /* ... of them in objects never scanned */
+  size_t prev_cost;             /* the previous collection's weighted live bytes */
 
   gc_ranges_t roots;            /* gc_add_roots */
   gc_mark_stack_t mstack;
@@ -400,7 +416,7 @@ CGC_INLINE uintptr_t gc__find_object_in(gc_segment_t *seg, uintptr_t a, gc_span_
       return 0;
     }
   }
-  if (!gc__bit_test(seg->alloc, gc__granule_index(seg, obj))) return 0;
+  if (!gc__alloc_test(seg, gc__granule_index(seg, obj))) return 0;
   *spp = sp;
   return obj;
 }
@@ -423,6 +439,7 @@ CGC_INTERNAL void *gc__oom(size_t n);
 CGC_INTERNAL void gc__span_init_small(gc_segment_t *seg, gc_span_t *sp, unsigned kind, unsigned cls);
 CGC_INTERNAL void *gc__span_take(gc_segment_t *seg, gc_span_t *sp, gc_tctx_t *t, size_t *free_bytes);
 CGC_INTERNAL size_t gc__span_release(gc_segment_t *seg, gc_span_t *sp, void *free_list);
+CGC_INTERNAL void *gc__span_next_batch(gc_span_t *sp, size_t *bytes);
 CGC_INTERNAL void gc__reclaim(void);
 CGC_INTERNAL void gc__queue_push(gc_span_t *sp);
 CGC_INTERNAL gc_span_t *gc__queue_pop(unsigned kind, unsigned cls);

@@ -117,7 +117,7 @@ CGC_NO_SANITIZE_ADDRESS static void drain_stack(void) {
       uintptr_t obj = gc__find_object_in(seg, w, &sp);
       if (obj == 0) continue;
       size_t g = gc__granule_index(seg, obj);
-      uint64_t *mw = &seg->mark[g >> 6], bit = (uint64_t)1 << (g & 63), m = *mw;
+      uint64_t *mw = &seg->bits[g >> 6].mark, bit = gc__bit(g), m = *mw;
       if (m & bit) continue;
       *mw = m | bit;
       if (gc__kind_scanned(sp->kind)) PUSH(obj, obj + sp->obj_size);
@@ -135,7 +135,7 @@ static void rescan_marked(void) {
     if (seg->huge) {
       gc_span_t *sp = &seg->spans[CGC_META_PAGES];
       uintptr_t obj = gc__huge_base(seg);
-      if (gc__kind_scanned(sp->kind) && gc__bit_test(seg->mark, gc__granule_index(seg, obj))) {
+      if (gc__kind_scanned(sp->kind) && gc__mark_test(seg, gc__granule_index(seg, obj))) {
         push(obj, obj + sp->obj_size);
         drain_stack();
       }
@@ -146,7 +146,7 @@ static void rescan_marked(void) {
         if ((sp->state == CGC_PAGE_SMALL || sp->state == CGC_PAGE_LARGE) && gc__kind_scanned(sp->kind)) {
           size_t w0 = i * CGC_BITMAP_WORDS_PER_PAGE, nw = n * CGC_BITMAP_WORDS_PER_PAGE;
           for (size_t w = w0; w < w0 + nw; w++) {
-            for (uint64_t m = seg->mark[w]; m != 0; m &= m - 1) {
+            for (uint64_t m = seg->bits[w].mark; m != 0; m &= m - 1) {
               uintptr_t obj = (uintptr_t)seg + ((w * 64 + (size_t)__builtin_ctzll(m)) << CGC_GRANULE_SHIFT);
               push(obj, obj + sp->obj_size);
               drain_stack();

@@ -165,8 +165,7 @@ gc_span_t *gc__pages_alloc(size_t npages, bool zero, gc_segment_t **segp) {
 void gc__pages_free(gc_segment_t *seg, gc_span_t *sp) {
   size_t first = gc__span_page(seg, sp), n = sp->npages;
   size_t w = first * CGC_BITMAP_WORDS_PER_PAGE, nw = n * CGC_BITMAP_WORDS_PER_PAGE;
-  memset(&seg->alloc[w], 0, nw * sizeof(uint64_t));
-  memset(&seg->mark[w], 0, nw * sizeof(uint64_t));
+  memset(&seg->bits[w], 0, nw * sizeof(gc_bitpair_t));
   for (size_t i = first; i < first + n; i++) {
     gc_span_t *p = &seg->spans[i];
     memset(p, 0, sizeof *p);

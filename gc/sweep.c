@@ -82,32 +82,33 @@ build_list(gc_segment_t *seg, gc_span_t *sp, void **headp, int mode) {
   size_t g = gc__granule_index(seg, obj), count = 0;
   void **tail = headp;
   size_t wi = g >> 6;
-  uint64_t aw = seg->alloc[wi];
+  uint64_t aw = seg->bits[wi].alloc;
   for (uint32_t i = sp->nobjs; i > 0; i--, g += gstep, obj += size) {
     if ((g >> 6) != wi) {
-      seg->alloc[wi] = aw;
+      seg->bits[wi].alloc = aw;
       wi = g >> 6;
-      aw = seg->alloc[wi];
+      aw = seg->bits[wi].alloc;
     }
     uint64_t bit = (uint64_t)1 << (g & 63);
     if (aw & bit) continue;
     aw |= bit;
-    if (mode == ZERO_ALL || (mode == ZERO_DEAD && (seg->mark[wi] & bit))) zero_object((void *)obj, size);
+    if (mode == ZERO_ALL || (mode == ZERO_DEAD && (seg->bits[wi].mark & bit))) zero_object((void *)obj, size);
     *tail = (void *)obj;
     tail = (void **)obj;
     count++;
   }
-  seg->alloc[wi] = aw;
+  seg->bits[wi].alloc = aw;
   *tail = NULL;
   return count;
 }
 
-/* Sweep sp and hand its free slots to thread t as a free list in address
- * order.  Dead slots (and, for a span flagged ZERO_ALL, every free slot)
- * of scanned kinds are zeroed here.  Every slot's alloc bit ends up set:
- * the span is owned (I2).  Returns the list and its size in bytes, or NULL
- * (span left unowned) when no slot is free.  Bounds: one pass over the
- * span's slots. */
+/* Sweep sp and make thread t its owner: its free slots, linked in address
+ * order, go to sp->rest, and the first batch of them is returned (with
+ * its size in bytes) for the thread's free list.  Dead slots (and, for a
+ * span flagged ZERO_ALL, every free slot) of scanned kinds are zeroed
+ * here.  Every slot's alloc bit ends up set: the span is owned (I2).
+ * Returns NULL (span left unowned) when no slot is free.  Bounds: one pass
+ * over the span's slots. */
 void *gc__span_take(gc_segment_t *seg, gc_span_t *sp, gc_tctx_t *t, size_t *free_bytes) {
   cgc_assert(sp->state == CGC_PAGE_SMALL && sp->owner == NULL);
   void *head = NULL;
@@ -122,15 +123,18 @@ void *gc__span_take(gc_segment_t *seg, gc_span_t *sp, gc_tctx_t *t, size_t *free
     count = build_list(seg, sp, &head, ZERO_NONE);
   if (sp->flags & CGC_SPAN_UNSWEPT) {
     size_t w = gc__span_page(seg, sp) * CGC_BITMAP_WORDS_PER_PAGE;
-    memset(&seg->mark[w], 0, (size_t)sp->npages * CGC_BITMAP_WORDS_PER_PAGE * sizeof(uint64_t));
+    for (size_t i = 0; i < (size_t)sp->npages * CGC_BITMAP_WORDS_PER_PAGE; i++) seg->bits[w + i].mark = 0;
   }
   sp->flags &= (uint8_t)~(CGC_SPAN_UNSWEPT | CGC_SPAN_ZERO_ALL | CGC_SPAN_HAS_FREE);
   gc__stats.spans_swept++;
-  *free_bytes = count * sp->obj_size;
-  if (count == 0) return NULL;
+  if (count == 0) {
+    *free_bytes = 0;
+    return NULL;
+  }
   sp->owner = t;
   t->span[sp->kind][sp->cls] = sp;
-  return head;
+  sp->rest = head;
+  return gc__span_next_batch(sp, free_bytes);
 }
 
 /* Take a span back from a thread cache: the objects still on its free
@@ -140,14 +144,35 @@ void *gc__span_take(gc_segment_t *seg, gc_span_t *sp, gc_tctx_t *t, size_t *free
  * never decreases).  Bounds: the length of the list. */
 size_t gc__span_release(gc_segment_t *seg, gc_span_t *sp, void *list) {
   size_t count = 0;
-  for (void *p = list; p != NULL; count++) {
-    void *next = *(void **)p;
-    *(void **)p = NULL;
-    gc__bit_clear(seg->alloc, gc__granule_index(seg, (uintptr_t)p));
-    p = next;
+  void *lists[2] = {list, sp->rest};
+  for (int i = 0; i < 2; i++) {
+    for (void *p = lists[i]; p != NULL; count++) {
+      void *next = *(void **)p;
+      *(void **)p = NULL;
+      gc__alloc_clear(seg, gc__granule_index(seg, (uintptr_t)p));
+      p = next;
+    }
   }
+  sp->rest = NULL;
   sp->owner = NULL;
   return count * sp->obj_size;
+}
+
+/* Cut the first batch (CGC_BATCH_BYTES, at least one object) off the
+ * owned span's `rest` list and return it; *bytes receives its size.
+ * Bounds: one step per object of the batch. */
+void *gc__span_next_batch(gc_span_t *sp, size_t *bytes) {
+  void *batch = sp->rest;
+  size_t n = CGC_BATCH_BYTES / sp->obj_size, count = 1;
+  void **last = batch;
+  while (count < n && *last != NULL) {
+    last = *last;
+    count++;
+  }
+  sp->rest = *last;
+  *last = NULL;
+  *bytes = count * sp->obj_size;
+  return batch;
 }
 
 /* ---- the post-mark pass -------------------------------------------------- */
@@ -159,12 +184,12 @@ static size_t reclaim_small(gc_segment_t *seg, gc_span_t *sp) {
   size_t live = 0;
   uint64_t any_dead = 0;
   for (size_t w = w0; w < w0 + nw; w++) {
-    uint64_t m = seg->mark[w], a = seg->alloc[w];
+    uint64_t m = seg->bits[w].mark, a = seg->bits[w].alloc;
     uint64_t dead = a & ~m;
     live += (size_t)__builtin_popcountll(m);
     any_dead |= dead;
-    seg->alloc[w] = m;
-    seg->mark[w] = dead;
+    seg->bits[w].alloc = m;
+    seg->bits[w].mark = dead;
   }
   /* A span still unswept from an earlier cycle lost that cycle's DEAD set
    * when the marks were cleared: zero every free slot when it is taken. */
@@ -186,8 +211,8 @@ static size_t reclaim_small(gc_segment_t *seg, gc_span_t *sp) {
 /* Returns the live bytes of a large object's span, freeing it if dead. */
 static size_t reclaim_large(gc_segment_t *seg, gc_span_t *sp) {
   size_t g = gc__granule_index(seg, gc__span_base(seg, sp));
-  if (gc__bit_test(seg->mark, g)) {
-    gc__bit_clear(seg->mark, g);
+  if (gc__mark_test(seg, g)) {
+    gc__mark_clear(seg, g);
     return sp->obj_size;
   }
   gc__pages_free(seg, sp);
@@ -197,7 +222,7 @@ static size_t reclaim_large(gc_segment_t *seg, gc_span_t *sp) {
 
 void gc__reclaim(void) {
   memset(gc__heap.sweep_queue, 0, sizeof gc__heap.sweep_queue);
-  size_t live = 0;
+  size_t live_kind[CGC_NKINDS] = {0};
   gc_segment_t *seg = gc__heap.segments;
   if (seg != NULL) {
     gc_segment_t *stop = seg->prev;
@@ -207,9 +232,9 @@ void gc__reclaim(void) {
       if (seg->huge) {
         gc_span_t *sp = &seg->spans[CGC_META_PAGES];
         size_t g = gc__granule_index(seg, gc__huge_base(seg));
-        if (gc__bit_test(seg->mark, g)) {
-          gc__bit_clear(seg->mark, g);
-          live += sp->obj_size;
+        if (gc__mark_test(seg, g)) {
+          gc__mark_clear(seg, g);
+          live_kind[sp->kind] += sp->obj_size;
         } else {
           gc__huge_free(seg);
         }
@@ -218,9 +243,9 @@ void gc__reclaim(void) {
           gc_span_t *sp = &seg->spans[i];
           size_t n = sp->state == CGC_PAGE_FREE ? 1 : sp->npages;
           if (sp->state == CGC_PAGE_SMALL)
-            live += reclaim_small(seg, sp);
+            live_kind[sp->kind] += reclaim_small(seg, sp);
           else if (sp->state == CGC_PAGE_LARGE)
-            live += reclaim_large(seg, sp);
+            live_kind[sp->kind] += reclaim_large(seg, sp);
           i += n;
         }
       }
@@ -228,6 +253,7 @@ void gc__reclaim(void) {
       seg = next;
     }
   }
-  gc__heap.live = live;
-  gc__stat_set(&gc__stats.live, (int64_t)live);
+  gc__heap.live = live_kind[CGC_KIND_NORMAL] + live_kind[CGC_KIND_ATOMIC];
+  gc__heap.live_atomic = live_kind[CGC_KIND_ATOMIC];
+  gc__stat_set(&gc__stats.live, (int64_t)gc__heap.live);
 }

@@ -38,19 +38,22 @@ static void check_owned(gc_segment_t *seg, gc_span_t *sp) {
   CHECK(t->span[sp->kind][sp->cls] == sp, "span %p owner does not point back", (void *)sp);
   uintptr_t base = gc__span_base(seg, sp), end = base + (uintptr_t)sp->nobjs * sp->obj_size;
   size_t count = 0;
-  for (void *p = t->free[sp->kind][sp->cls]; p != NULL; p = *(void **)p) {
-    uintptr_t a = (uintptr_t)p;
-    if (++count > sp->nobjs) {
-      CHECK(false, "free list of span %p is longer than the span (cycle?)", (void *)sp);
-      return;
+  void *lists[2] = {t->free[sp->kind][sp->cls], sp->rest};
+  for (int l = 0; l < 2; l++) {
+    for (void *p = lists[l]; p != NULL; p = *(void **)p) {
+      uintptr_t a = (uintptr_t)p;
+      if (++count > sp->nobjs) {
+        CHECK(false, "free lists of span %p are longer than the span (cycle?)", (void *)sp);
+        return;
+      }
+      if (a < base || a >= end || (a - base) % sp->obj_size != 0) {
+        CHECK(false, "free list of span %p holds %p, not one of its slots", (void *)sp, p);
+        return;
+      }
+      CHECK(gc__alloc_test(seg, gc__granule_index(seg, a)), "cached free object %p lacks its alloc bit (I2)", p);
+      if (gc__kind_scanned(sp->kind))
+        CHECK(all_zero((char *)p + sizeof(void *), sp->obj_size - sizeof(void *)), "cached free object %p is not zero (I3)", p);
     }
-    if (a < base || a >= end || (a - base) % sp->obj_size != 0) {
-      CHECK(false, "free list of span %p holds %p, not one of its slots", (void *)sp, p);
-      return;
-    }
-    CHECK(gc__bit_test(seg->alloc, gc__granule_index(seg, a)), "cached free object %p lacks its alloc bit (I2)", p);
-    if (gc__kind_scanned(sp->kind))
-      CHECK(all_zero((char *)p + sizeof(void *), sp->obj_size - sizeof(void *)), "cached free object %p is not zero (I3)", p);
   }
 }
 
@@ -65,14 +68,14 @@ static void check_small(gc_segment_t *seg, gc_span_t *sp, size_t page) {
   size_t g0 = gc__granule_index(seg, base), gstep = sp->obj_size >> CGC_GRANULE_SHIFT;
   size_t w0 = page * CGC_BITMAP_WORDS_PER_PAGE, nw = (size_t)sp->npages * CGC_BITMAP_WORDS_PER_PAGE;
   for (size_t w = w0; w < w0 + nw; w++) {
-    for (uint64_t a = seg->alloc[w]; a != 0; a &= a - 1) {
+    for (uint64_t a = seg->bits[w].alloc; a != 0; a &= a - 1) {
       size_t g = w * 64 + (size_t)__builtin_ctzll(a);
       CHECK((g - g0) % gstep == 0 && (g - g0) / gstep < sp->nobjs, "alloc bit at granule %zu of span %p is not an object start (I1)", g, (void *)sp);
     }
     if (!(sp->flags & CGC_SPAN_UNSWEPT))
-      CHECK(seg->mark[w] == 0, "span %p has mark bits outside a collection but is not unswept", (void *)sp);
+      CHECK(seg->bits[w].mark == 0, "span %p has mark bits outside a collection but is not unswept", (void *)sp);
     else
-      CHECK((seg->mark[w] & seg->alloc[w]) == 0, "span %p: a DEAD slot is still allocated", (void *)sp);
+      CHECK((seg->bits[w].mark & seg->bits[w].alloc) == 0, "span %p: a DEAD slot is still allocated", (void *)sp);
   }
   if (sp->owner != NULL) {
     check_owned(seg, sp);
@@ -81,8 +84,8 @@ static void check_small(gc_segment_t *seg, gc_span_t *sp, size_t page) {
   if (!gc__kind_scanned(sp->kind) || (sp->flags & CGC_SPAN_ZERO_ALL)) return;
   for (uint32_t i = 0; i < sp->nobjs; i++) { /* I3 */
     size_t g = g0 + i * gstep;
-    if (gc__bit_test(seg->alloc, g)) continue;
-    if ((sp->flags & CGC_SPAN_UNSWEPT) && gc__bit_test(seg->mark, g)) continue;
+    if (gc__alloc_test(seg, g)) continue;
+    if ((sp->flags & CGC_SPAN_UNSWEPT) && gc__mark_test(seg, g)) continue;
     CHECK(all_zero((void *)(base + i * sp->obj_size), sp->obj_size), "free slot %p of span %p is not zero (I3)",
           (void *)(base + i * sp->obj_size), (void *)sp);
   }
@@ -95,7 +98,7 @@ static size_t check_segment(gc_segment_t *seg, size_t *queued) {
   if (seg->huge) {
     gc_span_t *sp = &seg->spans[CGC_META_PAGES];
     CHECK(sp->state == CGC_PAGE_LARGE, "huge segment %p without its object", (void *)seg);
-    CHECK(gc__bit_test(seg->alloc, gc__granule_index(seg, gc__huge_base(seg))), "huge object of %p not allocated", (void *)seg);
+    CHECK(gc__alloc_test(seg, gc__granule_index(seg, gc__huge_base(seg))), "huge object of %p not allocated", (void *)seg);
     return seg->size;
   }
   CHECK(seg->size == CGC_SEGMENT_SIZE, "segment %p size %zu", (void *)seg, seg->size);
@@ -107,7 +110,7 @@ static size_t check_segment(gc_segment_t *seg, size_t *queued) {
     if (sp->state == CGC_PAGE_FREE) { /* I4 */
       CHECK(free_bit && sp->head == i, "free page %zu of %p not in the pool", i, (void *)seg);
       for (size_t w = i * CGC_BITMAP_WORDS_PER_PAGE; w < (i + 1) * CGC_BITMAP_WORDS_PER_PAGE; w++)
-        CHECK(seg->alloc[w] == 0 && seg->mark[w] == 0, "free page %zu of %p has bitmap bits", i, (void *)seg);
+        CHECK(seg->bits[w].alloc == 0 && seg->bits[w].mark == 0, "free page %zu of %p has bitmap bits", i, (void *)seg);
       i++;
       continue;
     }
@@ -127,7 +130,7 @@ static size_t check_segment(gc_segment_t *seg, size_t *queued) {
       if (sp->flags & CGC_SPAN_QUEUED) (*queued)++;
     } else {
       CHECK(sp->obj_size == n * CGC_PAGE_SIZE, "large span at %zu of %p: size %zu", i, (void *)seg, sp->obj_size);
-      CHECK(gc__bit_test(seg->alloc, gc__granule_index(seg, gc__page_addr(seg, i))), "large object at page %zu of %p not allocated", i, (void *)seg);
+      CHECK(gc__alloc_test(seg, gc__granule_index(seg, gc__page_addr(seg, i))), "large object at page %zu of %p not allocated", i, (void *)seg);
     }
     i += n;
   }
