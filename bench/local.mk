@@ -35,6 +35,78 @@ bench_gcbench_bdwgc_SOURCES = bench/gcbench.c bench/mode.h
 bench_gcbench_bdwgc_CPPFLAGS = $(BENCH_BDWGC_FLAGS)
 bench_gcbench_bdwgc_LDADD = $(BDWGC_LIBS)
 
+# ---- binarytrees -----------------------------------------------------------
+bench_binarytrees_cgc_SOURCES = bench/binarytrees.c bench/mode.h
+bench_binarytrees_cgc_CPPFLAGS = $(BENCH_CGC_FLAGS)
+bench_binarytrees_cgc_LDADD = libcgc.la
+bench_binarytrees_cgc_LDFLAGS = -static
+bench_binarytrees_malloc_SOURCES = bench/binarytrees.c bench/mode.h
+bench_binarytrees_malloc_CPPFLAGS = $(BENCH_MALLOC_FLAGS)
+bench_binarytrees_bdwgc_SOURCES = bench/binarytrees.c bench/mode.h
+bench_binarytrees_bdwgc_CPPFLAGS = $(BENCH_BDWGC_FLAGS)
+bench_binarytrees_bdwgc_LDADD = $(BDWGC_LIBS)
+BENCH_PROGS_CGC += bench/binarytrees-cgc
+BENCH_PROGS_MALLOC += bench/binarytrees-malloc
+BENCH_PROGS_BDWGC += bench/binarytrees-bdwgc
+
+# ---- mixed -----------------------------------------------------------------
+bench_mixed_cgc_SOURCES = bench/mixed.c bench/mode.h
+bench_mixed_cgc_CPPFLAGS = $(BENCH_CGC_FLAGS)
+bench_mixed_cgc_LDADD = libcgc.la
+bench_mixed_cgc_LDFLAGS = -static
+bench_mixed_malloc_SOURCES = bench/mixed.c bench/mode.h
+bench_mixed_malloc_CPPFLAGS = $(BENCH_MALLOC_FLAGS)
+bench_mixed_bdwgc_SOURCES = bench/mixed.c bench/mode.h
+bench_mixed_bdwgc_CPPFLAGS = $(BENCH_BDWGC_FLAGS)
+bench_mixed_bdwgc_LDADD = $(BDWGC_LIBS)
+BENCH_PROGS_CGC += bench/mixed-cgc
+BENCH_PROGS_MALLOC += bench/mixed-malloc
+BENCH_PROGS_BDWGC += bench/mixed-bdwgc
+
+# ---- mt-binarytrees --------------------------------------------------------
+bench_mt_binarytrees_cgc_SOURCES = bench/mt-binarytrees.c bench/mode.h
+bench_mt_binarytrees_cgc_CPPFLAGS = $(BENCH_CGC_FLAGS)
+bench_mt_binarytrees_cgc_LDADD = libcgc.la
+bench_mt_binarytrees_cgc_LDFLAGS = -static -pthread
+bench_mt_binarytrees_malloc_SOURCES = bench/mt-binarytrees.c bench/mode.h
+bench_mt_binarytrees_malloc_CPPFLAGS = $(BENCH_MALLOC_FLAGS)
+bench_mt_binarytrees_malloc_LDFLAGS = -pthread
+bench_mt_binarytrees_bdwgc_SOURCES = bench/mt-binarytrees.c bench/mode.h
+bench_mt_binarytrees_bdwgc_CPPFLAGS = $(BENCH_BDWGC_FLAGS)
+bench_mt_binarytrees_bdwgc_LDADD = $(BDWGC_LIBS)
+bench_mt_binarytrees_bdwgc_LDFLAGS = -pthread
+BENCH_PROGS_CGC += bench/mt-binarytrees-cgc
+BENCH_PROGS_MALLOC += bench/mt-binarytrees-malloc
+BENCH_PROGS_BDWGC += bench/mt-binarytrees-bdwgc
+
+# ---- pause -----------------------------------------------------------------
+bench_pause_cgc_SOURCES = bench/pause.c bench/mode.h
+bench_pause_cgc_CPPFLAGS = $(BENCH_CGC_FLAGS)
+bench_pause_cgc_LDADD = libcgc.la
+bench_pause_cgc_LDFLAGS = -static
+bench_pause_malloc_SOURCES = bench/pause.c bench/mode.h
+bench_pause_malloc_CPPFLAGS = $(BENCH_MALLOC_FLAGS)
+bench_pause_bdwgc_SOURCES = bench/pause.c bench/mode.h
+bench_pause_bdwgc_CPPFLAGS = $(BENCH_BDWGC_FLAGS)
+bench_pause_bdwgc_LDADD = $(BDWGC_LIBS)
+BENCH_PROGS_CGC += bench/pause-cgc
+BENCH_PROGS_MALLOC += bench/pause-malloc
+BENCH_PROGS_BDWGC += bench/pause-bdwgc
+
+# ---- json ------------------------------------------------------------------
+bench_json_cgc_SOURCES = bench/json.c bench/mode.h
+bench_json_cgc_CPPFLAGS = $(BENCH_CGC_FLAGS)
+bench_json_cgc_LDADD = libcgc.la
+bench_json_cgc_LDFLAGS = -static
+bench_json_malloc_SOURCES = bench/json.c bench/mode.h
+bench_json_malloc_CPPFLAGS = $(BENCH_MALLOC_FLAGS)
+bench_json_bdwgc_SOURCES = bench/json.c bench/mode.h
+bench_json_bdwgc_CPPFLAGS = $(BENCH_BDWGC_FLAGS)
+bench_json_bdwgc_LDADD = $(BDWGC_LIBS)
+BENCH_PROGS_CGC += bench/json-cgc
+BENCH_PROGS_MALLOC += bench/json-malloc
+BENCH_PROGS_BDWGC += bench/json-bdwgc
+
 # ---- programs and targets ----------------------------------------------------
 noinst_PROGRAMS += $(BENCH_PROGS_CGC) $(BENCH_PROGS_MALLOC)
 BENCH_PROGS = $(BENCH_PROGS_CGC) $(BENCH_PROGS_MALLOC)
@@ -72,3 +144,19 @@ bench-callgrind: bench/fastpath
 	  END { printf "gc_malloc: %.2f instructions per call (fast path incl. ret; refills are in gc__alloc_slow)\n", ir / 1000000 }'
 CLEANFILES += bench/fastpath.callgrind
 .PHONY: bench-callgrind
+
+# ---- charts ------------------------------------------------------------------
+# run.sh draws bench/results/charts/*.{png,svg} with bench/charts.py and
+# bench/charts.gp (gnuplot) at the end of every run.  `make bench-charts`
+# redraws them from the last run's bench/results/summary.json;
+# `make bench-publish` also copies them, summary.md and summary.json into
+# the source tree's docs/bench/ (for the README; commit them by hand).
+EXTRA_DIST += bench/charts.py bench/charts.gp
+
+bench-charts:
+	python3 $(top_srcdir)/bench/charts.py $(top_builddir)/bench/results
+
+bench-publish:
+	python3 $(top_srcdir)/bench/charts.py --publish $(abs_top_srcdir)/docs/bench $(top_builddir)/bench/results
+
+.PHONY: bench-charts bench-publish

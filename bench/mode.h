@@ -17,6 +17,8 @@
  *   bm_alloc(n)          n zeroed bytes that may hold pointers.
  *   bm_alloc_atomic(n)   n bytes that never hold pointers; contents
  *                        unspecified (write before reading).
+ *   bm_realloc(p, n)     resize (gc_realloc / GC_REALLOC / realloc); keeps
+ *                        the kind; content kept up to min(old, new).
  *   bm_free(p)           release garbage: free() in malloc mode, a no-op
  *                        under the collectors.
  *   BM_MANUAL_FREE       1 in malloc mode, 0 under the collectors: skip a
@@ -25,6 +27,10 @@
  *                        not pay for it (they would not do it in real code).
  *   bm_name()            "cgc", "bdwgc" or "malloc".
  *   bm_now_ns()          CLOCK_MONOTONIC in nanoseconds.
+ *   bm_report_extra      a buffer (char[512]) of extra "key=value ..." text
+ *                        that bm_report appends to its line, e.g. the
+ *                        pause benchmark's latency percentiles; fill it
+ *                        with bm_report_add("lat_p99_us=%.1f", x).
  *   bm_report(bench)     one line on stderr, space-separated key=value:
  *
  *     bench-stats: bench=gcbench mode=cgc wall_ms=812.4 maxrss_kib=41236
@@ -50,10 +56,12 @@
 #define _POSIX_C_SOURCE 200809L /* clock_gettime with plain -std=c11 */
 #endif
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -110,6 +118,11 @@ static inline void *bm_alloc_atomic(size_t n) {
   return p;
 }
 
+static inline void *bm_realloc(void *p, size_t n) {
+  void *q = gc_realloc(p, n);
+  if (BM_UNLIKELY(q == NULL && n != 0)) bm_oom(n);
+  return q;
+}
 static inline void bm_free(void *p) { (void)p; }
 
 static inline void bm_mode_report(FILE *f) {
@@ -162,6 +175,11 @@ static inline void *bm_alloc_atomic(size_t n) {
   return p;
 }
 
+static inline void *bm_realloc(void *p, size_t n) {
+  void *q = GC_REALLOC(p, n);
+  if (BM_UNLIKELY(q == NULL && n != 0)) bm_oom(n);
+  return q;
+}
 static inline void bm_free(void *p) { (void)p; }
 
 static inline void bm_mode_report(FILE *f) {
@@ -198,11 +216,30 @@ static inline void *bm_alloc_atomic(size_t n) {
   return p;
 }
 
+static inline void *bm_realloc(void *p, size_t n) {
+  void *q = realloc(p, n);
+  if (BM_UNLIKELY(q == NULL && n != 0)) bm_oom(n);
+  return q;
+}
 static inline void bm_free(void *p) { free(p); }
 
 static inline void bm_mode_report(FILE *f) { (void)f; }
 
 #endif
+
+static char bm_report_extra[512];
+
+/* Append " key=value" text to what bm_report prints. */
+__attribute__((format(printf, 1, 2))) static inline void bm_report_add(const char *fmt, ...) {
+  size_t len = strlen(bm_report_extra);
+  if (len + 2 >= sizeof bm_report_extra) return;
+  bm_report_extra[len++] = ' ';
+  bm_report_extra[len] = '\0';
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(bm_report_extra + len, sizeof bm_report_extra - len, fmt, ap);
+  va_end(ap);
+}
 
 static inline void bm_init(void) {
   bm_mode_init();
@@ -216,6 +253,7 @@ static inline void bm_report(const char *bench) {
   fprintf(stderr, "bench-stats: bench=%s mode=%s wall_ms=%.3f maxrss_kib=%ld",
           bench, bm_name(), (double)wall / 1e6, ru.ru_maxrss);
   bm_mode_report(stderr);
+  fputs(bm_report_extra, stderr);
   fputc('\n', stderr);
   fflush(stderr);
 }
