@@ -181,7 +181,7 @@ enum {
 };
 enum {
   CGC_SPAN_QUEUED = 1u << 0,   /* on its class's sweep queue */
-  CGC_SPAN_UNSWEPT = 1u << 1,  /* mark bitmap holds its DEAD set (epoch sweep_epoch) */
+  CGC_SPAN_UNSWEPT = 1u << 1,  /* mark bitmap holds its DEAD set from the last collection */
   CGC_SPAN_ZERO_ALL = 1u << 2, /* every free slot must be zeroed before use */
   CGC_SPAN_HAS_FREE = 1u << 3  /* gc_free cleared a slot while a thread owned it */
 };
@@ -196,13 +196,13 @@ typedef struct gc_span {
   uint16_t head;          /* page index of the run's head (all pages) */
   uint32_t nobjs;         /* objects in the span (SMALL) */
   uint32_t live;          /* objects marked in the last collection */
-  uint32_t sweep_epoch;   /* collection whose DEAD set the mark bitmap holds */
   size_t obj_size;        /* bytes per object (usable size) */
   uint64_t divmagic;      /* granule offset * divmagic >> 40 == object index */
   struct gc_span *next;   /* sweep queue link */
   struct gc_tctx *owner;  /* thread cache that owns it, or NULL */
   void *rest;             /* owned: free slots not yet handed to the owner's
                              list (handed out CGC_BATCH_BYTES at a time) */
+  uint64_t unused;        /* pads the descriptor to one cache line */
 } gc_span_t;
 static_assert(sizeof(gc_span_t) == 64, "a page descriptor is one cache line: index math is a shift");
 
