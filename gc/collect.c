@@ -56,7 +56,7 @@ static void clear_marks(void) {
       gc__mark_clear(seg, gc__granule_index(seg, gc__huge_base(seg)));
     } else {
       size_t w0 = CGC_META_PAGES * CGC_BITMAP_WORDS_PER_PAGE;
-      for (size_t w = w0; w < CGC_BITMAP_WORDS; w++) seg->bits[w].mark = 0;
+      gc__marks_clear(seg, w0, CGC_BITMAP_WORDS - w0);
     }
     seg = seg->next;
   } while (seg != gc__heap.segments);

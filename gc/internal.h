@@ -242,6 +242,10 @@ CGC_INLINE bool gc__mark_test(const gc_segment_t *seg, size_t g) { return (seg->
 CGC_INLINE void gc__alloc_set(gc_segment_t *seg, size_t g) { seg->bits[g >> 6].alloc |= gc__bit(g); }
 CGC_INLINE void gc__alloc_clear(gc_segment_t *seg, size_t g) { seg->bits[g >> 6].alloc &= ~gc__bit(g); }
 CGC_INLINE void gc__mark_clear(gc_segment_t *seg, size_t g) { seg->bits[g >> 6].mark &= ~gc__bit(g); }
+/* Clear the mark words of bitmap words [w, w+n), leaving the alloc words. */
+CGC_INLINE void gc__marks_clear(gc_segment_t *seg, size_t w, size_t n) {
+  for (size_t i = w; i < w + n; i++) seg->bits[i].mark = 0;
+}
 CGC_INLINE uintptr_t gc__page_addr(const gc_segment_t *seg, size_t page) {
   return (uintptr_t)seg + page * CGC_PAGE_SIZE;
 }

@@ -89,7 +89,7 @@ build_list(gc_segment_t *seg, gc_span_t *sp, void **headp, int mode) {
       wi = g >> 6;
       aw = seg->bits[wi].alloc;
     }
-    uint64_t bit = (uint64_t)1 << (g & 63);
+    uint64_t bit = gc__bit(g);
     if (aw & bit) continue;
     aw |= bit;
     if (mode == ZERO_ALL || (mode == ZERO_DEAD && (seg->bits[wi].mark & bit))) zero_object((void *)obj, size);
@@ -123,7 +123,7 @@ void *gc__span_take(gc_segment_t *seg, gc_span_t *sp, gc_tctx_t *t, size_t *free
     count = build_list(seg, sp, &head, ZERO_NONE);
   if (sp->flags & CGC_SPAN_UNSWEPT) {
     size_t w = gc__span_page(seg, sp) * CGC_BITMAP_WORDS_PER_PAGE;
-    for (size_t i = 0; i < (size_t)sp->npages * CGC_BITMAP_WORDS_PER_PAGE; i++) seg->bits[w + i].mark = 0;
+    gc__marks_clear(seg, w, (size_t)sp->npages * CGC_BITMAP_WORDS_PER_PAGE);
   }
   sp->flags &= (uint8_t)~(CGC_SPAN_UNSWEPT | CGC_SPAN_ZERO_ALL | CGC_SPAN_HAS_FREE);
   gc__stats.spans_swept++;
