@@ -215,6 +215,10 @@ static uintptr_t checked_object(const void *p, const char *who, gc_segment_t **s
 static void release(gc_segment_t *seg, gc_span_t *sp, uintptr_t obj) {
   size_t size = sp->obj_size;
   gc__stats.freed += size;
+  /* Freed memory is reusable without a collection: take it off the
+   * allocation budget, or realloc-heavy code would be charged twice for
+   * the same bytes (once when first handed out, again when reused). */
+  gc__heap.since_gc -= size < gc__heap.since_gc ? size : gc__heap.since_gc;
   if (seg->huge) {
     gc__huge_free(seg);
   } else if (sp->state == CGC_PAGE_LARGE) {

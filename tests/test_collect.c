@@ -517,3 +517,24 @@ Test(collect, allocation_triggers_collections) {
   t_list_check(head, 5000, 7);
   T_ASSERT_HEAP_VALID();
 }
+
+/* Memory released with gc_free is reusable without a collection, so it
+ * comes off the allocation budget.  512 MiB of malloc/free pairs reuse the
+ * same slots (taken again from the span queue, which never collects); a
+ * big allocation afterwards asks the policy, and without the credit the
+ * reuse would have spent the whole budget and forced a collection. */
+Test(collect, freed_bytes_do_not_trigger_collections) {
+  gc_collect();
+  size_t c0 = t_stats().collections;
+  for (size_t done = 0; done < 512 * T_MiB; done += 2048) {
+    char *p = gc_malloc(2048);
+    cr_assert_not_null(p);
+    p[0] = 1;
+    gc_free(p);
+  }
+  char *big = gc_malloc(T_MiB);
+  cr_assert_not_null(big);
+  size_t extra = t_stats().collections - c0;
+  cr_assert_eq(extra, 0, "%zu collections for 512 MiB of objects freed right away", extra);
+  T_ASSERT_HEAP_VALID();
+}
