@@ -14,8 +14,13 @@
  * Passing a pointer that cgc did not return to gc_free() or gc_realloc()
  * prints a diagnostic naming the pointer and aborts.
  *
- * Threads: this version scans the stack and registers of the thread that
- * collects only.  Use cgc from one thread (see README.md, "Threads").
+ * Threads: every thread created with pthread_create (no macro, no wrapper:
+ * cgc interposes the function) is registered from its first instruction
+ * to its exit.  A collection stops every registered thread with a signal
+ * (CGC_SIGNAL, default SIGPWR) and scans its registers, its stack, its
+ * thread-local storage (__thread variables of the executable and of every
+ * shared library, dlopen'ed ones included) and the values it stored with
+ * pthread_setspecific.  See README.md, "Threads".
  */
 #ifndef CGC_H
 #define CGC_H
@@ -135,6 +140,51 @@ CGC_API void gc_set_max_heap_size(size_t bytes);
  * their results alias nothing). */
 typedef void *(*gc_oom_handler_t)(size_t requested);
 CGC_API gc_oom_handler_t gc_set_oom_handler(gc_oom_handler_t handler);
+
+/* ---- Threads ---------------------------------------------------------- */
+
+/* Register the calling thread: from now on its stack, registers and
+ * thread-local storage are roots.  Only threads that cgc did not see
+ * created need it (threads of a library's own pool when cgc itself was
+ * dlopen'ed, threads made with clone); a thread that allocates without it
+ * is registered on its first allocation.  Idempotent.  0 on success, -1
+ * with errno ENOMEM when the thread context cannot be allocated. */
+CGC_API int gc_register_thread(void);
+
+/* Unregister the calling thread: its caches go back to the heap and its
+ * stack stops being a root (pointers it still holds may be reclaimed).
+ * Optional before exit -- a registered thread unregisters itself when it
+ * ends, however it ends.  Allocating again registers it again. */
+CGC_API void gc_unregister_thread(void);
+
+/* 1 when the calling thread is registered, else 0. */
+CGC_API int gc_thread_is_registered(void);
+
+/* ---- Coroutine and fiber stacks ----------------------------------------- */
+
+/* A runtime that switches threads between stacks of its own (ucontext,
+ * hand-written context switches) tells cgc about every such stack:
+ * register its memory once, and call gc_stack_switch() right before each
+ * switch.  A collection then scans, for each thread, the stack it is
+ * running on from its stack pointer up, and every other registered stack
+ * (a suspended coroutine, or a thread's own stack while it runs a
+ * coroutine) from the stack pointer it had when it was switched away from
+ * (all of it if it never ran).  The saved context of a suspended
+ * coroutine (ucontext_t, jmp_buf) must itself be in scanned memory: on a
+ * stack, in a gc_malloc'ed object, or in a root range. */
+typedef struct gc_stack gc_stack_t;
+
+/* Register [lo, hi) as a stack (it grows down from hi).  NULL with errno
+ * EINVAL when hi <= lo or the range overlaps a registered stack, ENOMEM
+ * when the handle cannot be allocated. */
+CGC_API gc_stack_t *gc_stack_register(void *lo, void *hi);
+
+/* Forget a stack.  It must not be the stack a thread is running on. */
+CGC_API void gc_stack_unregister(gc_stack_t *s);
+
+/* The calling thread is about to switch to stack `to` (NULL: back to the
+ * thread's own stack).  Records where the stack being left stops. */
+CGC_API void gc_stack_switch(gc_stack_t *to);
 
 /* ---- Statistics ------------------------------------------------------- */
 
