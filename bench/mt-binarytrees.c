@@ -168,15 +168,6 @@ int main(int argc, char **argv) {
     return 2;
   }
 
-  /* ---- cgc without threads: DELETE THIS BLOCK when cgc supports threads -- */
-#ifdef BENCH_MODE_CGC
-  if (nthreads > 1) {
-    fprintf(stderr, "mt-binarytrees: skipped: cgc is single-threaded in this version\n");
-    return 77; /* run.sh: not applicable */
-  }
-#endif
-  /* ---- end of the cgc block ----------------------------------------------- */
-
   bm_init();
 
   /* 1. stretch tree, then the shared long-lived tree */

@@ -30,7 +30,14 @@ gc_oom_handler_t gc_set_oom_handler(gc_oom_handler_t handler) {
 
 /* ---- the heap policy ------------------------------------------------------- */
 
+/* Heap lock held.  Bytes freed with gc_free since the last look (added
+ * without the lock) come off the allocation count first. */
 static bool should_collect(size_t more) {
+  size_t credit = (size_t)AO_load(&gc__heap.freed_credit);
+  if (credit != 0) {
+    AO_fetch_and_add(&gc__heap.freed_credit, (AO_t)0 - credit);
+    gc__heap.since_gc -= credit < gc__heap.since_gc ? credit : gc__heap.since_gc;
+  }
   return gc__heap.disabled == 0 && gc__heap.since_gc + more >= gc__heap.trigger;
 }
 
@@ -57,10 +64,7 @@ static void *refill(gc_tctx_t *t, unsigned kind, unsigned cls) {
   if (old != NULL) { /* its free slots are all handed out: the span is full */
     old->owner = NULL;
     t->span[kind][cls] = NULL;
-    if (old->flags & CGC_SPAN_HAS_FREE) {
-      old->flags &= (uint8_t)~CGC_SPAN_HAS_FREE;
-      gc__queue_push(old);
-    }
+    if (AO_load(&old->freed) != 0) gc__queue_push(old); /* gc_free made room in it meanwhile */
   }
   bool collected = false;
   for (;;) {
@@ -141,7 +145,9 @@ static uintptr_t alloc_large(size_t n, unsigned kind) {
  * thread, classes above CGC_DIRECT_MAX, refills, large objects, failure. */
 CGC_NOINLINE void *gc__alloc_slow(size_t n, unsigned kind) {
   gc_tctx_t *t = gc__tl_ctx;
-  if (cgc_unlikely(!t->registered)) t = gc__thread_ctx();
+  /* A thread registered by pthread_create may allocate before anything
+   * initialised the heap. */
+  if (cgc_unlikely(!t->registered || !gc__heap.initialized)) t = gc__thread_ctx();
   if (cgc_unlikely(t == NULL)) return gc__oom(n);
   if (n <= CGC_SMALL_MAX) {
     unsigned cls = gc__size_to_class(n);
@@ -195,12 +201,12 @@ char *gc_strdup(const char *s) { return copy_string(s, strlen(s)); }
 /* ---- explicit release -------------------------------------------------------------- */
 
 /* Resolve p, which the caller says is the start of a live object, or die
- * with a message that says what p really is.  Heap lock held. */
+ * with a message that says what p really is.  No lock: the descriptors of
+ * a live object's span do not change while it lives. */
 static uintptr_t checked_object(const void *p, const char *who, gc_segment_t **segp, gc_span_t **spp) {
   uintptr_t a = (uintptr_t)p;
   uintptr_t obj = gc__find_object(a, segp, spp);
   if (cgc_likely(obj == a)) return obj;
-  gc__unlock();
   if (obj != 0)
     gc__fatal("%s(%p): pointer into the middle of the cgc object at %p; pass the start of the object",
               who, p, (void *)obj);
@@ -209,29 +215,37 @@ static uintptr_t checked_object(const void *p, const char *who, gc_segment_t **s
   gc__fatal("%s(%p): not a pointer returned by cgc (outside the cgc heap)", who, p);
 }
 
-/* Free the object at obj (validated).  Small: zero it (scanned kinds keep
- * I3), clear its alloc bit, and make sure its span is where an allocator
- * will find the slot.  Large and huge: give the pages back now. */
-static void release(gc_segment_t *seg, gc_span_t *sp, uintptr_t obj) {
+/* Free a small object, without the heap lock on the common path.  Zero
+ * it first (scanned kinds keep I3), then clear its alloc bit with a CAS --
+ * finding it clear means another gc_free got there first: a double free.
+ * The span's `freed` count tells whoever sweeps or lets go of it that it
+ * has room.  Only the first free into a span that nobody owns and that is
+ * not queued (a full span) takes the lock, to queue it. */
+static void release_small(gc_segment_t *seg, gc_span_t *sp, uintptr_t obj, const void *p) {
   size_t size = sp->obj_size;
-  gc__stats.freed += size;
-  /* Freed memory is reusable without a collection: take it off the
-   * allocation budget, or realloc-heavy code would be charged twice for
-   * the same bytes (once when first handed out, again when reused). */
-  gc__heap.since_gc -= size < gc__heap.since_gc ? size : gc__heap.since_gc;
-  if (seg->huge) {
-    gc__huge_free(seg);
-  } else if (sp->state == CGC_PAGE_LARGE) {
-    gc__pages_free(seg, sp);
-  } else {
-    if (gc__kind_scanned(sp->kind)) memset((void *)obj, 0, size);
-    size_t g = gc__granule_index(seg, obj);
-    __atomic_fetch_and(&seg->bits[g >> 6].alloc, ~gc__bit(g), __ATOMIC_RELAXED);
-    if (sp->owner != NULL)
-      sp->flags |= CGC_SPAN_HAS_FREE;
-    else if (!(sp->flags & CGC_SPAN_QUEUED))
-      gc__queue_push(sp);
+  if (gc__kind_scanned(sp->kind)) memset((void *)obj, 0, size);
+  if (!gc__alloc_clear_cas(seg, gc__granule_index(seg, obj)))
+    gc__fatal("gc_free(%p): not a live cgc object (freed twice?)", p);
+  if (AO_fetch_and_add1(&sp->freed) != 0) return; /* someone already saw to it */
+  gc_tctx_t *t = gc__tl_ctx;
+  if (t->span[sp->kind][sp->cls] == sp) return; /* ours: re-filed when we let go of it */
+  gc__lock();
+  if (sp->state == CGC_PAGE_SMALL && sp->owner == NULL && !(sp->flags & CGC_SPAN_QUEUED)) gc__queue_push(sp);
+  gc__unlock();
+}
+
+/* Large and huge: give the pages back now (heap lock). */
+static void release_big(gc_segment_t *seg, gc_span_t *sp, uintptr_t obj, const void *p) {
+  gc__lock();
+  if (!gc__alloc_test(seg, gc__granule_index(seg, obj))) {
+    gc__unlock();
+    gc__fatal("gc_free(%p): not a live cgc object (freed twice?)", p);
   }
+  if (seg->huge)
+    gc__huge_free(seg);
+  else
+    gc__pages_free(seg, sp);
+  gc__unlock();
 }
 
 void gc_free(void *p) {
@@ -239,10 +253,17 @@ void gc_free(void *p) {
   gc__ensure_init();
   gc_segment_t *seg;
   gc_span_t *sp;
-  gc__lock();
   uintptr_t obj = checked_object(p, "gc_free", &seg, &sp);
-  release(seg, sp, obj);
-  gc__unlock();
+  size_t size = sp->obj_size;
+  if (!seg->huge && sp->state == CGC_PAGE_SMALL)
+    release_small(seg, sp, obj, p);
+  else
+    release_big(seg, sp, obj, p);
+  /* Freed memory is reusable without a collection: take it off the
+   * allocation budget, or realloc-heavy code would be charged twice for
+   * the same bytes (once when first handed out, again when reused). */
+  AO_fetch_and_add(&gc__heap.freed_credit, size);
+  AO_fetch_and_add((volatile AO_t *)&gc__stats.freed, size);
 }
 
 /* ---- realloc ------------------------------------------------------------------------ */
@@ -256,11 +277,9 @@ void *gc_realloc(void *p, size_t n) {
   gc__ensure_init();
   gc_segment_t *seg;
   gc_span_t *sp;
-  gc__lock();
   checked_object(p, "gc_realloc", &seg, &sp);
   size_t old = sp->obj_size;
   unsigned kind = sp->kind;
-  gc__unlock();
   /* In place when it fits and would not waste more than half the slot.
    * Scanned objects get the tail zeroed, so growing later reads zeros. */
   if (n <= old && (n >= old / 2 || old <= CGC_CLASS_LINEAR_MAX)) {
@@ -280,18 +299,12 @@ size_t gc_size(const void *p) {
   gc__ensure_init();
   gc_segment_t *seg;
   gc_span_t *sp;
-  gc__lock();
-  size_t size = gc__find_object((uintptr_t)p, &seg, &sp) != 0 ? sp->obj_size : 0;
-  gc__unlock();
-  return size;
+  return gc__find_object((uintptr_t)p, &seg, &sp) != 0 ? sp->obj_size : 0;
 }
 
 void *gc_base(const void *p) {
   gc__ensure_init();
   gc_segment_t *seg;
   gc_span_t *sp;
-  gc__lock();
-  uintptr_t obj = gc__find_object((uintptr_t)p, &seg, &sp);
-  gc__unlock();
-  return (void *)obj;
+  return (void *)gc__find_object((uintptr_t)p, &seg, &sp);
 }

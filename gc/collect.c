@@ -4,10 +4,13 @@
  * (gc_collect, gc_disable/gc_enable, gc_set_max_heap_size).
  *
  * A collection is stop-the-world and runs with the heap lock held:
- *   PREPARE  thread caches give their spans back; mark bitmaps cleared
- *   ROOTS    registers, stack, static data, explicit roots (roots.c)
+ *   PREPARE  stop every other thread (world.c); the collecting thread's
+ *            caches give their spans back; mark bitmaps cleared
+ *   ROOTS    every thread's registers, stacks, TLS; static data; explicit
+ *            roots (roots.c)
  *   MARK     drain the mark stack, recovering from overflow (mark.c)
- *   RECLAIM  post-mark pass over span descriptors (sweep.c)
+ *   RECLAIM  post-mark pass over span descriptors (sweep.c); restart the
+ *            world
  *   DECOMMIT idle pages back to the OS (segment.c); policy and stats
  * Sweeping itself happens later, lazily, as threads allocate.
  *
@@ -40,10 +43,17 @@ size_t gc__tctx_release(gc_tctx_t *t) {
   return unused;
 }
 
-/* Every thread's caches, before anything is marked, so no cached free
- * object can be mistaken for a live one. */
+/* The collecting thread's caches, before anything is marked: it is in
+ * the collector, not in the middle of a pop, so its cached free objects
+ * can be taken back and its spans swept.  Other threads keep theirs
+ * (I2): one of them may be stopped between loading a list head and
+ * storing the next one. */
 void gc__release_caches(void) {
-  for (gc_tctx_t *t = gc__heap.threads; t != NULL; t = t->next) (void)gc__tctx_release(t);
+  gc_tctx_t *self = gc__tl_ctx;
+  if (self->registered) {
+    size_t unused = gc__tctx_release(self);
+    (void)unused;
+  }
 }
 
 /* Mark bits of small and large spans; free pages have none (pages_free
@@ -83,6 +93,7 @@ static void set_trigger(void) {
   size_t budget = (size_t)((double)basis * growth);
   gc__heap.trigger = budget > min ? budget : min;
   gc__heap.since_gc = 0;
+  AO_store(&gc__heap.freed_credit, 0);
 }
 
 /* One step of the state machine.  Lua-style: each phase does its work and
@@ -93,6 +104,7 @@ static void step(void) {
     break;
   case CGC_PHASE_PREPARE:
     gc__heap.gc_count++;
+    gc__world_stop();
     gc__release_caches();
     clear_marks();
     gc__heap.phase = CGC_PHASE_ROOTS;
@@ -107,6 +119,9 @@ static void step(void) {
     break;
   case CGC_PHASE_RECLAIM:
     gc__reclaim();
+    if (gc__option(CGC_OPT_VERIFY) && !gc__heap_check_locked())
+      gc__fatal("heap invariants broken after collection %u", gc__heap.gc_count);
+    gc__world_start();
     gc__heap.phase = CGC_PHASE_DECOMMIT;
     break;
   case CGC_PHASE_DECOMMIT:
@@ -130,8 +145,6 @@ void gc__collect_locked(const char *reason) {
   gc__stats.pause_last_ns = pause;
   if (pause > gc__stats.pause_max_ns) gc__stats.pause_max_ns = pause;
   if (gc__option(CGC_OPT_PRINT_STATS)) gc__stats_print_collection(pause);
-  if (gc__option(CGC_OPT_VERIFY) && !gc__heap_check_locked())
-    gc__fatal("heap invariants broken after collection %u", gc__heap.gc_count);
 }
 
 void gc_collect(void) {

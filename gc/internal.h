@@ -42,13 +42,20 @@
  *           object starting at g died in the last collection and its
  *           bytes are not yet zeroed" (the DEAD set; see sweep.c).
  *
- * Concurrency story (this version: one mutator thread, the heap lock on
- * every slow path, the collector runs with that lock held):
- *   - alloc bits of a span change only under the heap lock (span taken,
- *     released, swept, post-mark pass) or in gc_free, which clears one
- *     bit with an atomic AND so that frees in one bitmap word from
- *     several threads cannot lose each other's updates.
- *   - mark bits change only inside a collection.
+ * Concurrency story.  Mutators allocate from their own caches without
+ * locks; every slow path takes the heap lock; a collection holds the heap
+ * lock and stops every other registered thread (world.c) before it reads
+ * or writes any bitmap.
+ *   - alloc bits of a span are set or cleared under the heap lock (span
+ *     taken, released, post-mark pass), or with the world stopped, or by
+ *     gc_free without the lock: it clears one bit with a CAS, so frees
+ *     into one word from several threads never lose each other, and a
+ *     bit it finds already clear is a double free.  Writers under the lock
+ *     use atomic OR/AND on words a gc_free may touch at the same time.  A
+ *     race between a take and a free can only leave a freed slot looking
+ *     allocated until the next collection (never the reverse).
+ *   - mark bits change only inside a collection (atomically when several
+ *     markers run).
  *
  * ===================================================================
  *  Invariants (checked by gc__heap_is_valid, verify.c)
@@ -60,9 +67,10 @@
  * I2 (owned spans) A span owned by a thread cache has every object-start
  *    alloc bit set, except slots released by gc_free since: the objects
  *    still on the cache's free list and on the span's `rest` list count as
- *    allocated until the collector releases the span (collect.c), which
- *    clears their bits before anything is marked.  So during marking I1
- *    holds for every span.
+ *    allocated.  A collection releases the caches of the collecting thread
+ *    only (the others may be stopped in the middle of a pop); the spans
+ *    other threads own are not swept by it: their dead objects stay
+ *    allocated until the first collection after the owner lets go.
  * I3 (zeroed free slots) In a span of a scanned kind, every slot whose
  *    alloc bit is clear is all zero, except (a) slots in the DEAD set of
  *    a span still waiting to be swept and (b) every free slot of a span
@@ -87,6 +95,8 @@
 #include <stdint.h>
 
 #include "cgc.h"
+
+#include <atomic_ops.h>
 
 /* ---- compiler helpers ------------------------------------------------- */
 #define cgc_likely(x) __builtin_expect(!!(x), 1)
@@ -182,8 +192,7 @@ enum {
 enum {
   CGC_SPAN_QUEUED = 1u << 0,   /* on its class's sweep queue */
   CGC_SPAN_UNSWEPT = 1u << 1,  /* mark bitmap holds its DEAD set from the last collection */
-  CGC_SPAN_ZERO_ALL = 1u << 2, /* every free slot must be zeroed before use */
-  CGC_SPAN_HAS_FREE = 1u << 3  /* gc_free cleared a slot while a thread owned it */
+  CGC_SPAN_ZERO_ALL = 1u << 2  /* every free slot must be zeroed before use */
 };
 
 struct gc_tctx;
@@ -202,7 +211,8 @@ typedef struct gc_span {
   struct gc_tctx *owner;  /* thread cache that owns it, or NULL */
   void *rest;             /* owned: free slots not yet handed to the owner's
                              list (handed out CGC_BATCH_BYTES at a time) */
-  uint64_t unused;        /* pads the descriptor to one cache line */
+  AO_t freed;             /* slots released by gc_free since the span was
+                             last swept or taken (atomic; see gc_free) */
 } gc_span_t;
 static_assert(sizeof(gc_span_t) == 64, "a page descriptor is one cache line: index math is a shift");
 
@@ -242,6 +252,26 @@ CGC_INLINE bool gc__mark_test(const gc_segment_t *seg, size_t g) { return (seg->
 CGC_INLINE void gc__alloc_set(gc_segment_t *seg, size_t g) { seg->bits[g >> 6].alloc |= gc__bit(g); }
 CGC_INLINE void gc__alloc_clear(gc_segment_t *seg, size_t g) { seg->bits[g >> 6].alloc &= ~gc__bit(g); }
 CGC_INLINE void gc__mark_clear(gc_segment_t *seg, size_t g) { seg->bits[g >> 6].mark &= ~gc__bit(g); }
+/* Alloc-bit updates that may meet a lock-free gc_free on the same word
+ * (see the concurrency story above), through libatomic_ops.
+ * gc__alloc_clear_cas returns false when the bit was already clear. */
+static_assert(sizeof(AO_t) == sizeof(uint64_t), "bitmap words are AO_t-sized");
+CGC_INLINE bool gc__alloc_clear_cas(gc_segment_t *seg, size_t g) {
+  volatile AO_t *w = (volatile AO_t *)&seg->bits[g >> 6].alloc;
+  AO_t bit = gc__bit(g), old = AO_load(w);
+  for (;;) {
+    if (!(old & bit)) return false;
+    AO_t seen = AO_fetch_compare_and_swap_full(w, old, old & ~bit);
+    if (seen == old) return true;
+    old = seen;
+  }
+}
+CGC_INLINE void gc__alloc_or_word(gc_segment_t *seg, size_t w, uint64_t bits) {
+  AO_or((volatile AO_t *)&seg->bits[w].alloc, bits);
+}
+CGC_INLINE void gc__alloc_and_word(gc_segment_t *seg, size_t w, uint64_t bits) {
+  AO_and((volatile AO_t *)&seg->bits[w].alloc, bits);
+}
 /* Clear the mark words of bitmap words [w, w+n), leaving the alloc words. */
 CGC_INLINE void gc__marks_clear(gc_segment_t *seg, size_t w, size_t n) {
   for (size_t i = w; i < w + n; i++) seg->bits[i].mark = 0;
@@ -279,13 +309,41 @@ CGC_INLINE size_t gc__obj_index(uint64_t gran_off, uint64_t divmagic) {
  * kind k, class c, threaded through the objects' first words; it belongs
  * to span[k][c], which the thread owns (I2).  Allocated from internal
  * memory that the collector never scans. */
+struct gc_stack;
+enum {
+  CGC_THREAD_STARTING = 1, /* created by our pthread_create, not yet running:
+                              only start_arg is a root */
+  CGC_THREAD_RUNNING = 2   /* stopped and scanned by every collection */
+};
 typedef struct gc_tctx {
   void *free[CGC_NKINDS][CGC_NCLASSES];
   gc_span_t *span[CGC_NKINDS][CGC_NCLASSES];
-  uintptr_t stack_base;   /* high end of this thread's stack */
-  struct gc_tctx *next;   /* all thread contexts */
-  bool registered;        /* false only for the shared empty sentinel */
+  bool registered;          /* false only for the shared empty sentinel */
+  int state;                /* CGC_THREAD_* */
+  pthread_t self;
+  uintptr_t tp;             /* thread pointer: TCB, static TLS below it */
+  uintptr_t stack_lo;       /* the thread's own stack, [stack_lo, stack_base) */
+  uintptr_t stack_base;
+  bool main_stack;          /* stack_lo may be unmapped (grows on demand) */
+  uintptr_t lowest_sp;      /* lowest stack pointer seen at a stop */
+  uintptr_t stop_sp;        /* written by the suspend handler */
+  unsigned stop_seq;        /* the last stop it acknowledged (atomic) */
+  uintptr_t native_sp;      /* where its own stack stopped when it switched
+                               to a coroutine stack (0: never switched) */
+  struct gc_stack *active;  /* the coroutine stack it said it runs on */
+  void **specific;          /* shadow of pthread_setspecific values */
+  void *(*start_fn)(void *); /* STARTING: the start routine ... */
+  void *start_arg;          /* ... and its argument, a root until it runs */
+  struct gc_tctx *next, *prev; /* all thread contexts */
 } gc_tctx_t;
+
+/* A registered coroutine stack (stacks.c); gc_stack_t in cgc.h. */
+struct gc_stack {
+  uintptr_t lo, hi;
+  uintptr_t saved_sp;       /* where it stopped when switched away (0: never ran) */
+  uint32_t scanned;         /* collection that scanned it last */
+  struct gc_stack *next, *prev;
+};
 
 /* The calling thread's context.  Starts as &gc__tctx_empty, whose free
  * lists are all NULL, so the fast path needs no NULL check of its own. */
@@ -342,6 +400,7 @@ typedef struct gc_heap {
   size_t mapped;                /* bytes mapped now (segments + huge) */
   size_t max_heap;              /* 0: no cap */
   size_t since_gc;              /* bytes handed out since the last collection */
+  AO_t freed_credit;            /* bytes gc_free'd since, not yet taken off since_gc */
   size_t trigger;               /* collect when since_gc reaches this */
   size_t live;                  /* bytes marked by the last collection */
   size_t live_atomic;           /* ... of them in objects never scanned */
@@ -350,6 +409,10 @@ typedef struct gc_heap {
   gc_ranges_t roots;            /* gc_add_roots */
   gc_mark_stack_t mstack;
   gc_tctx_t *threads;           /* all registered thread contexts */
+  size_t nthreads;
+  struct gc_stack *stacks;      /* registered coroutine stacks */
+  gc_ranges_t modules_data;     /* static data ranges, read at each stop */
+  gc_ranges_t modules_tls;      /* (TLS module id, PT_TLS memsz) pairs */
   gc_oom_handler_t oom;
   pthread_key_t tkey;
 } gc_heap_t;
@@ -363,7 +426,26 @@ CGC_INLINE void gc__unlock(void) { pthread_mutex_unlock(&gc__heap.lock); }
 /* ---- module entry points ----------------------------------------------- */
 /* init.c */
 CGC_INTERNAL void gc__ensure_init(void);
+
+/* threads.c: the registry of mutator threads, pthread interposition, fork */
 CGC_INTERNAL gc_tctx_t *gc__thread_ctx(void); /* registers the caller if needed; lock NOT held */
+CGC_INTERNAL void gc__threads_init(void); /* idempotent; before the heap */
+/* pthread_create without cgc's interposition: for internal threads
+ * (markers), which are never registered and never stopped. */
+CGC_INTERNAL int gc__thread_create_internal(pthread_t *th, void *(*fn)(void *), void *arg);
+
+/* world.c: stop and restart every registered thread but the caller
+ * (heap lock held).  gc__world_stop also reads the loaded modules (static
+ * data and TLS) into gc__heap.modules_*, holding the loader's lock while
+ * it stops the threads, so no stopped thread can hold that lock. */
+CGC_INTERNAL void gc__world_init(void);
+CGC_INTERNAL int gc__world_signal(void); /* CGC_SIGNAL */
+CGC_INTERNAL void gc__world_stop(void);
+CGC_INTERNAL void gc__world_start(void);
+CGC_INTERNAL void gc__world_atfork_child(void);
+
+/* stacks.c: the stack that contains sp among the registered ones */
+CGC_INTERNAL struct gc_stack *gc__stack_find(uintptr_t sp);
 
 /* os.c */
 CGC_INTERNAL void *gc__os_map_aligned(size_t size, size_t align);
@@ -452,6 +534,7 @@ CGC_INTERNAL gc_span_t *gc__queue_pop(unsigned kind, unsigned cls);
 CGC_INTERNAL void gc__mark_init(void);
 CGC_INTERNAL void gc__mark_range(uintptr_t lo, uintptr_t hi); /* roots: scan now */
 CGC_INTERNAL void gc__mark_drain(void);
+CGC_INTERNAL void gc__mark_atfork_child(void); /* forget marker threads */
 
 /* roots.c */
 CGC_INTERNAL void gc__mark_roots(void);
@@ -459,7 +542,14 @@ typedef void (*gc_range_fn)(uintptr_t lo, uintptr_t hi, void *arg);
 /* Every static-data root range (executable and shared libraries, minus
  * RELRO and cgc's own state), as the collector would scan it now. */
 CGC_INTERNAL void gc__static_roots_for_each(gc_range_fn fn, void *arg);
-CGC_INTERNAL uintptr_t gc__stack_base_of_current_thread(void);
+/* dl_iterate_phdr callback body: append info's data ranges and TLS module
+ * to gc__heap.modules_* (world.c calls it with the loader lock held). */
+struct dl_phdr_info;
+CGC_INTERNAL void gc__modules_add(struct dl_phdr_info *info);
+/* The calling thread's own stack [*lo, *base) and whether it is the main
+ * thread's (whose low end may not be mapped yet). */
+CGC_INTERNAL void gc__stack_bounds_of_current_thread(uintptr_t *lo, uintptr_t *base, bool *main_stack);
+CGC_INTERNAL void gc__tls_init(void);
 
 /* collect.c */
 CGC_INTERNAL void gc__collect_locked(const char *reason);

@@ -179,3 +179,6 @@ void gc__mark_range(uintptr_t lo, uintptr_t hi) {
   push(lo, hi);
   gc__mark_drain();
 }
+
+/* The serial marker has no threads to forget in a fork child. */
+void gc__mark_atfork_child(void) {}

@@ -7,10 +7,12 @@
 #define CGC_OPTIONS_H
 
 #include <stdbool.h>
+#include <signal.h>
 #include <stddef.h>
 
 /* X(name, type, default, description).  type: SIZE (bytes, K/M/G suffix),
- * LONG (integer), BOOL (0/1). */
+ * LONG (integer), BOOL (0/1), SIGNAL (a number or a name: PWR, SIGXCPU,
+ * RTMIN+3, ...; not one of KILL, STOP, SEGV, BUS, ILL, FPE). */
 #define CGC_OPTION_TABLE(X)                                                           \
   X(INITIAL_HEAP_SIZE, SIZE, 8u << 20, "bytes allocated before the first collection, and the least between two") \
   X(MAX_HEAP_SIZE, SIZE, 0, "cap on heap bytes mapped from the OS (0 = none)")        \
@@ -20,7 +22,8 @@
   X(VERBOSE, BOOL, 0, "print the effective configuration at start")                  \
   X(DECOMMIT_DELAY, LONG, 2, "collections a free page waits before it goes back to the OS") \
   X(MARK_STACK_MAX, SIZE, 1u << 20, "mark-stack entries before overflow recovery")    \
-  X(VERIFY, BOOL, CGC_DEBUG >= 2, "check heap invariants after every collection")
+  X(VERIFY, BOOL, CGC_DEBUG >= 2, "check heap invariants after every collection")    \
+  X(SIGNAL, SIGNAL, SIGPWR, "signal that stops threads for a collection")
 
 typedef enum gc_option_id {
 #define CGC_OPTION_ENUM(name, type, def, desc) CGC_OPT_##name,
@@ -35,6 +38,8 @@ extern long long gc__option_values[CGC_OPT_COUNT] __attribute__((visibility("hid
 __attribute__((visibility("hidden"))) void gc__options_init(void);
 __attribute__((visibility("hidden"))) void gc__options_print(void);
 
+/* Read one option ahead of the others (the thread registry's signal). */
+void gc__option_read_early(gc_option_id_t id) __attribute__((visibility("hidden")));
 static inline long long gc__option(gc_option_id_t id) { return gc__option_values[id]; }
 
 #endif

@@ -1,17 +1,39 @@
 /*
- * roots.c -- where marking starts: the registers and stack of the thread
- * that collects, the writable data of the executable and of every loaded
- * shared library (re-read at each collection, so dlopen'ed libraries
- * count), and the ranges added with gc_add_roots.  Memory from the system
- * malloc is not a root unless added.  cgc's own state (gc__heap) is
- * excluded: its tables point at segments and free lists, not at objects.
+ * roots.c -- where marking starts.  With the world stopped (world.c):
+ *   - every registered thread: its registers and the stack it runs on,
+ *     from its stack pointer up; its other stacks (its own while it runs a
+ *     coroutine) from where they stopped; its thread-local storage (the
+ *     static TLS block of the executable and the libraries loaded at
+ *     start, and the blocks of dlopen'ed libraries, found through the
+ *     thread's DTV); its pthread_setspecific values (threads.c keeps them);
+ *   - a thread still starting: the argument of its start routine;
+ *   - registered coroutine stacks that no thread runs on;
+ *   - the writable data of the executable and of every loaded shared
+ *     library (re-read at each collection, so dlopen'ed ones count);
+ *   - the ranges added with gc_add_roots.
+ * Memory from the system malloc is not a root unless added.  cgc's own
+ * state (gc__heap) is excluded: its tables point at segments and free
+ * lists, not at objects.
+ *
+ * TLS layout (glibc, x86-64, TLS variant II): the thread pointer tp
+ * points at the thread's TCB; the static TLS blocks lie right below it,
+ * in [tp - (static_size - tcb_size), tp), both sizes read once from
+ * ld.so/libc (_dl_get_tls_static_info, _thread_db_sizeof_pthread: the
+ * interfaces sanitizers use).  The TCB's second word is the DTV: entry
+ * -1 holds its length, entry m the address of module m's block, or -1
+ * when the thread has not allocated it.  Blocks outside the static area
+ * (dlopen'ed libraries) are scanned for PT_TLS memsz bytes.
  */
 #include "internal.h"
 
+#include <dlfcn.h>
 #include <elf.h>
+#include <limits.h>
 #include <link.h>
 #include <setjmp.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 /* ---- explicit roots ---------------------------------------------------- */
 
@@ -67,7 +89,7 @@ void gc_remove_roots(void *lo, void *hi) {
   gc__unlock();
 }
 
-/* ---- static data --------------------------------------------------------- */
+/* ---- static data and TLS modules ------------------------------------------ */
 
 /* Emit [lo, hi) minus the excluded ranges ex[0..n). */
 static void emit_minus(uintptr_t lo, uintptr_t hi, const gc_range_t *ex, size_t n, gc_range_fn fn,
@@ -85,17 +107,10 @@ static void emit_minus(uintptr_t lo, uintptr_t hi, const gc_range_t *ex, size_t 
   emit_minus(ex->hi, hi, ex + 1, n - 1, fn, arg);
 }
 
-typedef struct {
-  gc_range_fn fn;
-  void *arg;
-} phdr_ctx_t;
-
 /* Writable PT_LOAD segments minus PT_GNU_RELRO (read-only after
  * relocation: it holds addresses of code and data, never of objects) and
  * minus cgc's own state. */
-static int phdr_cb(struct dl_phdr_info *info, size_t size, void *data) {
-  (void)size;
-  phdr_ctx_t *c = data;
+static void module_data(struct dl_phdr_info *info, gc_range_fn fn, void *arg) {
   gc_range_t ex[2] = {{(uintptr_t)&gc__heap, (uintptr_t)(&gc__heap + 1)}, {0, 0}};
   for (size_t i = 0; i < info->dlpi_phnum; i++) {
     const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
@@ -108,8 +123,33 @@ static int phdr_cb(struct dl_phdr_info *info, size_t size, void *data) {
     const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
     if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W)) continue;
     uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-    emit_minus(lo, lo + ph->p_memsz, ex, 2, c->fn, c->arg);
+    emit_minus(lo, lo + ph->p_memsz, ex, 2, fn, arg);
   }
+}
+
+static void push_range_cb(uintptr_t lo, uintptr_t hi, void *arg) {
+  if (!gc__ranges_push(arg, lo, hi)) gc__fatal("out of memory for the module table");
+}
+
+void gc__modules_add(struct dl_phdr_info *info) {
+  module_data(info, push_range_cb, &gc__heap.modules_data);
+  if (info->dlpi_tls_modid == 0) return;
+  for (size_t i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+    if (ph->p_type == PT_TLS && ph->p_memsz > 0)
+      push_range_cb(info->dlpi_tls_modid, ph->p_memsz, &gc__heap.modules_tls);
+  }
+}
+
+typedef struct {
+  gc_range_fn fn;
+  void *arg;
+} phdr_ctx_t;
+
+static int phdr_cb(struct dl_phdr_info *info, size_t size, void *data) {
+  (void)size;
+  phdr_ctx_t *c = data;
+  module_data(info, c->fn, c->arg);
   return 0;
 }
 
@@ -118,42 +158,130 @@ void gc__static_roots_for_each(gc_range_fn fn, void *arg) {
   dl_iterate_phdr(phdr_cb, &c);
 }
 
-/* ---- the collecting thread's stack and registers ------------------------- */
+/* ---- thread stacks ---------------------------------------------------------- */
 
-uintptr_t gc__stack_base_of_current_thread(void) {
+void gc__stack_bounds_of_current_thread(uintptr_t *lo, uintptr_t *base, bool *main_stack) {
   pthread_attr_t attr;
   void *addr;
   size_t size;
   if (pthread_getattr_np(pthread_self(), &attr) != 0) gc__fatal("pthread_getattr_np failed");
   if (pthread_attr_getstack(&attr, &addr, &size) != 0) gc__fatal("pthread_attr_getstack failed");
   pthread_attr_destroy(&attr);
-  return (uintptr_t)addr + size;
+  *lo = (uintptr_t)addr;
+  *base = (uintptr_t)addr + size;
+  *main_stack = getpid() == (pid_t)syscall(SYS_gettid);
+}
+
+/* ---- thread-local storage ------------------------------------------------------ */
+
+static size_t tls_static_size, tcb_size; /* 0: unknown, scan DTV blocks only */
+
+void gc__tls_init(void) {
+  void (*info)(size_t *, size_t *) = (void (*)(size_t *, size_t *))dlvsym(RTLD_DEFAULT, "_dl_get_tls_static_info", "GLIBC_PRIVATE");
+  if (info == NULL) info = (void (*)(size_t *, size_t *))dlsym(RTLD_DEFAULT, "_dl_get_tls_static_info");
+  const unsigned *psz = dlsym(RTLD_DEFAULT, "_thread_db_sizeof_pthread");
+  if (info == NULL || psz == NULL) return;
+  size_t size, align;
+  info(&size, &align);
+  if (size > *psz) {
+    tls_static_size = size;
+    tcb_size = *psz;
+  }
+}
+
+/* glibc's dtv_t: a union of a counter and {value, to_free}. */
+typedef struct {
+  void *val;
+  void *to_free;
+} dtv_entry_t;
+
+static void mark_tls(const gc_tctx_t *t) {
+  uintptr_t slo = 0, shi = 0;
+  if (tls_static_size != 0) {
+    slo = t->tp - (tls_static_size - tcb_size);
+    shi = t->tp;
+    gc__mark_range(slo, shi);
+  }
+  const dtv_entry_t *dtv = ((dtv_entry_t *const *)t->tp)[1];
+  if (dtv == NULL) return;
+  size_t len = (size_t)(uintptr_t)dtv[-1].val;
+  const gc_ranges_t *m = &gc__heap.modules_tls;
+  for (size_t i = 0; i < m->n; i++) {
+    size_t modid = m->v[i].lo, memsz = m->v[i].hi;
+    if (modid > len) continue; /* this thread's DTV predates the module */
+    uintptr_t block = (uintptr_t)dtv[modid].val;
+    if (block == 0 || block == UINTPTR_MAX) continue; /* not allocated by this thread */
+    if (block >= slo && block + memsz <= shi) continue; /* static: scanned above */
+    gc__mark_range(block, block + memsz);
+  }
+}
+
+/* ---- per-thread roots ------------------------------------------------------------ */
+
+/* Scan the thread's stacks: the one sp is on from sp up, its own stack
+ * from where it stopped when it switched to a coroutine, and mark which
+ * coroutine stacks it covered.  A stack pointer on no known stack (a
+ * signal alternate stack, an unregistered coroutine) scans from sp to the
+ * end of that stack's mapping is unknown, so only what is certain: the
+ * thread's own stack from the lowest point it was seen at. */
+static void mark_thread_stacks(gc_tctx_t *t, uintptr_t sp) {
+  uint32_t epoch = gc__heap.gc_count;
+  if (sp >= t->stack_lo && sp < t->stack_base) {
+    gc__mark_range(sp, t->stack_base);
+    if (sp < t->lowest_sp) t->lowest_sp = sp;
+    return;
+  }
+  struct gc_stack *on = gc__stack_find(sp);
+  if (on != NULL) {
+    gc__mark_range(sp, on->hi);
+    on->scanned = epoch;
+  } else {
+    gc__message("thread %lu stopped on an unknown stack (sp %p): scanning its own stack whole",
+                (unsigned long)t->self, (void *)sp);
+  }
+  uintptr_t from = t->native_sp;
+  if (from < t->stack_lo || from >= t->stack_base) from = t->main_stack ? t->lowest_sp : t->stack_lo;
+  gc__mark_range(from, t->stack_base);
+}
+
+static void mark_thread(gc_tctx_t *t, uintptr_t sp) {
+  mark_thread_stacks(t, sp);
+  mark_tls(t);
+  if (t->specific != NULL) gc__mark_range((uintptr_t)t->specific, (uintptr_t)(t->specific + PTHREAD_KEYS_MAX));
 }
 
 /* Called through a volatile pointer so that it cannot be inlined: its
  * frame lies below the caller's, which holds the spilled registers. */
-static CGC_NOINLINE void scan_stack_from_here(uintptr_t base) {
-  uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
-  gc__mark_range(sp, base);
+static CGC_NOINLINE void mark_self(gc_tctx_t *t) {
+  mark_thread(t, (uintptr_t)__builtin_frame_address(0));
 }
 
-static void mark_range_cb(uintptr_t lo, uintptr_t hi, void *arg) {
-  (void)arg;
-  gc__mark_range(lo, hi);
-}
-
-/* Roots in the order: registers and stack, static data, explicit roots. */
+/* Roots in the order: threads, coroutine stacks, static data, explicit
+ * roots.  The caller's registers are spilled into this frame first. */
 void gc__mark_roots(void) {
   jmp_buf regs; /* callee-saved registers land here and in this frame */
   __builtin_unwind_init();
   (void)setjmp(regs);
-  gc_tctx_t *t = gc__tl_ctx;
-  uintptr_t base = t->registered ? t->stack_base : gc__stack_base_of_current_thread();
-  void (*volatile scan_stack)(uintptr_t) = scan_stack_from_here;
-  scan_stack(base);
+  gc_tctx_t *self = gc__tl_ctx;
+  for (gc_tctx_t *t = gc__heap.threads; t != NULL; t = t->next) {
+    if (t->state == CGC_THREAD_STARTING) {
+      gc__mark_range((uintptr_t)&t->start_arg, (uintptr_t)(&t->start_arg + 1));
+    } else if (t != self) {
+      mark_thread(t, t->stop_sp);
+    }
+  }
+  void (*volatile scan_self)(gc_tctx_t *) = mark_self;
+  scan_self(self);
   __asm__ volatile("" : : "r"(&regs) : "memory");
 
-  gc__static_roots_for_each(mark_range_cb, NULL);
+  for (struct gc_stack *s = gc__heap.stacks; s != NULL; s = s->next) {
+    if (s->scanned == gc__heap.gc_count) continue;
+    uintptr_t from = s->saved_sp >= s->lo && s->saved_sp < s->hi ? s->saved_sp : s->lo;
+    gc__mark_range(from, s->hi);
+  }
+
+  const gc_ranges_t *d = &gc__heap.modules_data;
+  for (size_t i = 0; i < d->n; i++) gc__mark_range(d->v[i].lo, d->v[i].hi);
 
   const gc_ranges_t *r = &gc__heap.roots;
   for (size_t i = 0; i < r->n; i++) gc__mark_range(r->v[i].lo, r->v[i].hi);

@@ -82,22 +82,23 @@ build_list(gc_segment_t *seg, gc_span_t *sp, void **headp, int mode) {
   size_t g = gc__granule_index(seg, obj), count = 0;
   void **tail = headp;
   size_t wi = g >> 6;
-  uint64_t aw = seg->bits[wi].alloc;
+  uint64_t aw = seg->bits[wi].alloc, set = 0;
   for (uint32_t i = sp->nobjs; i > 0; i--, g += gstep, obj += size) {
     if ((g >> 6) != wi) {
-      seg->bits[wi].alloc = aw;
+      if (set) gc__alloc_or_word(seg, wi, set); /* a gc_free may clear other bits meanwhile */
       wi = g >> 6;
       aw = seg->bits[wi].alloc;
+      set = 0;
     }
     uint64_t bit = gc__bit(g);
     if (aw & bit) continue;
-    aw |= bit;
+    set |= bit;
     if (mode == ZERO_ALL || (mode == ZERO_DEAD && (seg->bits[wi].mark & bit))) zero_object((void *)obj, size);
     *tail = (void *)obj;
     tail = (void **)obj;
     count++;
   }
-  seg->bits[wi].alloc = aw;
+  if (set) gc__alloc_or_word(seg, wi, set);
   *tail = NULL;
   return count;
 }
@@ -113,6 +114,7 @@ void *gc__span_take(gc_segment_t *seg, gc_span_t *sp, gc_tctx_t *t, size_t *free
   cgc_assert(sp->state == CGC_PAGE_SMALL && sp->owner == NULL);
   void *head = NULL;
   size_t count;
+  AO_store(&sp->freed, 0); /* before reading bits: a later free is counted again */
   if (!gc__kind_scanned(sp->kind))
     count = build_list(seg, sp, &head, ZERO_NONE);
   else if (sp->flags & CGC_SPAN_ZERO_ALL)
@@ -125,7 +127,7 @@ void *gc__span_take(gc_segment_t *seg, gc_span_t *sp, gc_tctx_t *t, size_t *free
     size_t w = gc__span_page(seg, sp) * CGC_BITMAP_WORDS_PER_PAGE;
     gc__marks_clear(seg, w, (size_t)sp->npages * CGC_BITMAP_WORDS_PER_PAGE);
   }
-  sp->flags &= (uint8_t)~(CGC_SPAN_UNSWEPT | CGC_SPAN_ZERO_ALL | CGC_SPAN_HAS_FREE);
+  sp->flags &= (uint8_t)~(CGC_SPAN_UNSWEPT | CGC_SPAN_ZERO_ALL);
   gc__stats.spans_swept++;
   if (count == 0) {
     *free_bytes = 0;
@@ -149,7 +151,8 @@ size_t gc__span_release(gc_segment_t *seg, gc_span_t *sp, void *list) {
     for (void *p = lists[i]; p != NULL; count++) {
       void *next = *(void **)p;
       *(void **)p = NULL;
-      gc__alloc_clear(seg, gc__granule_index(seg, (uintptr_t)p));
+      size_t g = gc__granule_index(seg, (uintptr_t)p);
+      gc__alloc_and_word(seg, g >> 6, ~gc__bit(g));
       p = next;
     }
   }
@@ -177,11 +180,29 @@ void *gc__span_next_batch(gc_span_t *sp, size_t *bytes) {
 
 /* ---- the post-mark pass -------------------------------------------------- */
 
-/* Returns the live bytes of a small span and re-files it (see top). */
-static size_t reclaim_small(gc_segment_t *seg, gc_span_t *sp) {
+/* A span another thread owns (I2): count its survivors and clear their
+ * marks, nothing else -- its owner may be stopped in the middle of a pop,
+ * and its cached free objects look like dead ones.  Its dead objects are
+ * reclaimed by the first collection after the owner lets go of it. */
+static size_t reclaim_owned(gc_segment_t *seg, gc_span_t *sp) {
   size_t w0 = gc__span_page(seg, sp) * CGC_BITMAP_WORDS_PER_PAGE;
   size_t nw = (size_t)sp->npages * CGC_BITMAP_WORDS_PER_PAGE;
   size_t live = 0;
+  for (size_t w = w0; w < w0 + nw; w++) {
+    live += (size_t)__builtin_popcountll(seg->bits[w].mark);
+    seg->bits[w].mark = 0;
+  }
+  sp->live = (uint32_t)live;
+  return live * sp->obj_size;
+}
+
+/* Returns the live bytes of a small span and re-files it (see top). */
+static size_t reclaim_small(gc_segment_t *seg, gc_span_t *sp) {
+  if (sp->owner != NULL) return reclaim_owned(seg, sp);
+  size_t w0 = gc__span_page(seg, sp) * CGC_BITMAP_WORDS_PER_PAGE;
+  size_t nw = (size_t)sp->npages * CGC_BITMAP_WORDS_PER_PAGE;
+  size_t live = 0;
+  AO_store(&sp->freed, 0); /* its free slots are re-counted right here */
   uint64_t any_dead = 0;
   for (size_t w = w0; w < w0 + nw; w++) {
     uint64_t m = seg->bits[w].mark, a = seg->bits[w].alloc;

@@ -165,9 +165,11 @@ int gc__heap_check_locked(void) {
 }
 
 int gc__heap_is_valid(void) {
-  gc__ensure_init();
+  if (gc__thread_ctx() == NULL) return 0;
   gc__lock();
+  gc__world_stop(); /* other threads' caches change without the lock */
   int ok = gc__heap_check_locked();
+  gc__world_start();
   gc__unlock();
   return ok;
 }

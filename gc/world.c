@@ -1,0 +1,170 @@
+/*
+ * world.c -- stopping and restarting the world.
+ *
+ * The collector (heap lock held) sends every other RUNNING registered
+ * thread the stop signal (CGC_SIGNAL, default SIGPWR).  The handler, which
+ * runs on the stopped thread's stack, records its stack pointer -- the
+ * kernel saved every register of the interrupted code in the signal frame
+ * above it, so scanning from there up covers registers and stack alike --
+ * acknowledges through a semaphore (sem_post is async-signal-safe), and
+ * sleeps on a futex until the collector publishes the matching resume
+ * sequence number.  One signal is enough: resumption needs no second
+ * signal, only a futex wake.
+ *
+ * Handshake state (all through libatomic_ops):
+ *   stop_seq    incremented by the collector before it signals; a handler
+ *               acknowledges the value it reads, once (t->stop_seq).
+ *   resume_seq  set to stop_seq by the collector when the world may run.
+ *               A handler waits while resume_seq != the value it acked.
+ * A thread is signalled at most once per stop and the signal is blocked
+ * while its handler runs, so a handler still waking from the previous
+ * stop finishes before the next stop's handler starts: one sem_post per
+ * signal sent.  A stop signal that arrives when no stop is in progress
+ * (sent by someone else) returns at once.
+ *
+ * The handler is installed with SA_RESTART: system calls that Linux
+ * restarts are restarted; those it never restarts (nanosleep, poll,
+ * select, epoll_wait, ...) may return EINTR during a collection.
+ *
+ * The loader lock: the collector stops the world from inside
+ * dl_iterate_phdr's first callback and reads every module's data and TLS
+ * ranges there.  No stopped thread can then be holding the loader lock
+ * (C++ exception unwinding takes it, so does dlopen), which the collector
+ * would otherwise need to enumerate modules: no deadlock.
+ */
+#include "internal.h"
+#include "options.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <link.h>
+#include <linux/futex.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static sem_t acks;
+static volatile unsigned stop_seq, resume_seq;
+static int stop_signal;
+
+static void futex_wait(volatile unsigned *addr, unsigned val) {
+  (void)syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+}
+
+static void futex_wake_all(volatile unsigned *addr) {
+  (void)syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+/* The stop handler.  Async-signal-safe: TLS reads, atomics, sem_post,
+ * futex.  errno is preserved. */
+static void on_stop(int sig, siginfo_t *si, void *uc) {
+  (void)sig, (void)si, (void)uc;
+  int saved_errno = errno;
+  gc_tctx_t *t = gc__tl_ctx;
+  unsigned seq = AO_int_load_acquire(&stop_seq);
+  if (t->registered && t->state == CGC_THREAD_RUNNING && AO_int_load(&t->stop_seq) != seq) {
+    uintptr_t sp = (uintptr_t)&saved_errno; /* below the signal frame */
+    t->stop_sp = sp;
+    if (sp < t->lowest_sp && sp >= t->stack_lo && sp < t->stack_base) t->lowest_sp = sp;
+    AO_int_store_release(&t->stop_seq, seq);
+    sem_post(&acks);
+    unsigned r;
+    while ((r = AO_int_load_acquire(&resume_seq)) != seq) futex_wait(&resume_seq, r);
+  }
+  errno = saved_errno;
+}
+
+int gc__world_signal(void) { return stop_signal; }
+
+void gc__world_init(void) {
+  if (sem_init(&acks, 0, 0) != 0) gc__fatal("sem_init failed");
+  stop_signal = (int)gc__option(CGC_OPT_SIGNAL);
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = on_stop;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigfillset(&sa.sa_mask); /* nothing else runs on top of a stopped thread ... */
+  sigdelset(&sa.sa_mask, SIGSEGV); /* ... but synchronous faults still report */
+  sigdelset(&sa.sa_mask, SIGBUS);
+  sigdelset(&sa.sa_mask, SIGILL);
+  sigdelset(&sa.sa_mask, SIGFPE);
+  if (sigaction(stop_signal, &sa, NULL) != 0) gc__fatal("cannot install the stop signal handler for signal %d", stop_signal);
+}
+
+/* Signal every RUNNING thread but the caller; wait until all of them
+ * acknowledged.  A thread that cannot be signalled (ESRCH: it ended
+ * without unregistering) is skipped.  Complains, once, about a thread that
+ * does not answer within 10 s (stop signal blocked?) and keeps waiting. */
+static void stop_others(void) {
+  unsigned seq = AO_int_load(&stop_seq) + 1;
+  AO_int_store_release(&stop_seq, seq);
+  gc_tctx_t *self = gc__tl_ctx;
+  size_t pending = 0;
+  for (gc_tctx_t *t = gc__heap.threads; t != NULL; t = t->next) {
+    if (t == self || t->state != CGC_THREAD_RUNNING) continue;
+    if (pthread_kill(t->self, stop_signal) == 0) pending++;
+  }
+  bool warned = false;
+  uint64_t t0 = gc__now_ns();
+  while (pending > 0) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += 100 * 1000 * 1000;
+    if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
+    if (sem_timedwait(&acks, &ts) == 0) {
+      pending--;
+      continue;
+    }
+    if (errno == EINTR) continue;
+    /* Timed out: recount, dropping threads that no longer exist. */
+    size_t waiting = 0;
+    for (gc_tctx_t *t = gc__heap.threads; t != NULL; t = t->next) {
+      if (t == self || t->state != CGC_THREAD_RUNNING || AO_int_load(&t->stop_seq) == seq) continue;
+      if (pthread_kill(t->self, 0) == ESRCH) {
+        t->state = CGC_THREAD_STARTING; /* gone: never scanned or signalled again */
+        t->start_arg = NULL;
+        continue;
+      }
+      waiting++;
+    }
+    if (waiting < pending) pending = waiting;
+    if (!warned && gc__now_ns() - t0 > 10ull * 1000 * 1000 * 1000) {
+      gc__message("%zu thread(s) do not answer the stop signal %d after 10 s (is it blocked?); still waiting",
+                  waiting, stop_signal);
+      warned = true;
+    }
+  }
+}
+
+static int modules_cb(struct dl_phdr_info *info, size_t size, void *data) {
+  (void)size;
+  bool *stopped = data;
+  if (!*stopped) {
+    stop_others();
+    *stopped = true;
+  }
+  gc__modules_add(info);
+  return 0;
+}
+
+void gc__world_stop(void) {
+  gc__heap.modules_data.n = 0;
+  gc__heap.modules_tls.n = 0;
+  bool stopped = false;
+  dl_iterate_phdr(modules_cb, &stopped);
+  if (!stopped) stop_others();
+}
+
+void gc__world_start(void) {
+  AO_int_store_release(&resume_seq, AO_int_load(&stop_seq));
+  futex_wake_all(&resume_seq);
+}
+
+void gc__world_atfork_child(void) {
+  sem_destroy(&acks);
+  if (sem_init(&acks, 0, 0) != 0) gc__fatal("sem_init failed");
+  AO_int_store_release(&resume_seq, AO_int_load(&stop_seq));
+}
