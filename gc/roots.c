@@ -219,11 +219,12 @@ static void mark_tls(const gc_tctx_t *t) {
 /* ---- per-thread roots ------------------------------------------------------------ */
 
 /* Scan the thread's stacks: the one sp is on from sp up, its own stack
- * from where it stopped when it switched to a coroutine, and mark which
- * coroutine stacks it covered.  A stack pointer on no known stack (a
- * signal alternate stack, an unregistered coroutine) scans from sp to the
- * end of that stack's mapping is unknown, so only what is certain: the
- * thread's own stack from the lowest point it was seen at. */
+ * from where it stopped when it switched to a coroutine, and note which
+ * coroutine stack it covered.  When sp lies on no known stack (a signal
+ * alternate stack, an unregistered coroutine stack) the end of that stack
+ * is unknown: it is reported once, and the thread's own stack is scanned
+ * from the lowest point known to be mapped (its low end, or for the main
+ * thread, whose stack grows on demand, the lowest sp seen). */
 static void mark_thread_stacks(gc_tctx_t *t, uintptr_t sp) {
   uint32_t epoch = gc__heap.gc_count;
   if (sp >= t->stack_lo && sp < t->stack_base) {
@@ -236,8 +237,12 @@ static void mark_thread_stacks(gc_tctx_t *t, uintptr_t sp) {
     gc__mark_range(sp, on->hi);
     on->scanned = epoch;
   } else {
-    gc__message("thread %lu stopped on an unknown stack (sp %p): scanning its own stack whole",
-                (unsigned long)t->self, (void *)sp);
+    static bool reported;
+    if (!reported)
+      gc__message("a thread stopped on a stack cgc does not know (sp %p; a signal alternate stack or an "
+                  "unregistered coroutine stack?): register coroutine stacks with gc_stack_register",
+                  (void *)sp);
+    reported = true;
   }
   uintptr_t from = t->native_sp;
   if (from < t->stack_lo || from >= t->stack_base) from = t->main_stack ? t->lowest_sp : t->stack_lo;

@@ -54,11 +54,20 @@ static sigmask_fn_t real_pthread_sigmask, real_sigprocmask;
 
 #define NKEYS PTHREAD_KEYS_MAX
 
+/* glibc's own names for the functions, which its static library defines
+ * strongly (the public names are weak aliases there): how a fully static
+ * executable, where dlsym cannot look anything up, reaches them. */
+extern int __pthread_create_2_1(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *) __attribute__((weak));
+extern int __pthread_setspecific(pthread_key_t, const void *) __attribute__((weak));
+extern int __pthread_key_delete(pthread_key_t) __attribute__((weak));
+extern int __pthread_sigmask(int, const sigset_t *, sigset_t *) __attribute__((weak));
+extern int __sigprocmask(int, const sigset_t *, sigset_t *) __attribute__((weak));
+
 /* The next definition of `name` after ours.  When our definition is the
  * one the executable uses (libcgc.a) and a sanitizer runtime intercepts
  * the same function, call its interceptor so the sanitizer still sees the
  * call; it forwards to libc.  Bounds: two dlsym calls, once per name. */
-static void *find_next(const char *name, void *ours) {
+static void *find_next(const char *name, void *ours, void *static_fallback) {
   char buf[64];
   void *def = dlsym(RTLD_DEFAULT, name);
   if (def == ours) {
@@ -67,9 +76,9 @@ static void *find_next(const char *name, void *ours) {
     if (icpt != NULL && icpt != ours) return icpt;
   }
   void *next = dlsym(RTLD_NEXT, name);
-  if (next == NULL || next == ours)
-    gc__fatal("cannot find the system's %s (a fully static executable? link libc dynamically)", name);
-  return next;
+  if (next != NULL && next != ours) return next;
+  if (static_fallback != NULL && static_fallback != ours) return static_fallback;
+  gc__fatal("cannot find the system's %s", name);
 }
 
 /* Idempotent and safe to race: every caller stores the same values.  The
@@ -77,12 +86,15 @@ static void *find_next(const char *name, void *ours) {
  * signal masks from their constructors), so it reads no option. */
 static void resolve(void) {
   if (real_create != NULL) return;
-  real_setspecific = (setspecific_fn_t)find_next("pthread_setspecific", (void *)pthread_setspecific);
-  real_key_delete = (key_delete_fn_t)find_next("pthread_key_delete", (void *)pthread_key_delete);
-  real_pthread_sigmask = (sigmask_fn_t)find_next("pthread_sigmask", (void *)pthread_sigmask);
-  real_sigprocmask = (sigmask_fn_t)find_next("sigprocmask", (void *)sigprocmask);
+  real_setspecific = (setspecific_fn_t)find_next("pthread_setspecific", (void *)pthread_setspecific,
+                                                  (void *)__pthread_setspecific);
+  real_key_delete = (key_delete_fn_t)find_next("pthread_key_delete", (void *)pthread_key_delete,
+                                               (void *)__pthread_key_delete);
+  real_pthread_sigmask = (sigmask_fn_t)find_next("pthread_sigmask", (void *)pthread_sigmask,
+                                                 (void *)__pthread_sigmask);
+  real_sigprocmask = (sigmask_fn_t)find_next("sigprocmask", (void *)sigprocmask, (void *)__sigprocmask);
   __atomic_thread_fence(__ATOMIC_RELEASE);
-  real_create = (create_fn_t)find_next("pthread_create", (void *)pthread_create);
+  real_create = (create_fn_t)find_next("pthread_create", (void *)pthread_create, (void *)__pthread_create_2_1);
 }
 
 /* The stop signal must reach every registered thread: libraries often
