@@ -48,7 +48,8 @@
  *     released, swept, post-mark pass) or in gc_free, which clears one
  *     bit with an atomic AND so that frees in one bitmap word from
  *     several threads cannot lose each other's updates.
- *   - mark bits change only inside a collection.
+ *   - mark bits change only inside a collection; while several markers
+ *     run (mark.c) they are set with a CAS on the mark word.
  *
  * ===================================================================
  *  Invariants (checked by gc__heap_is_valid, verify.c)
@@ -302,13 +303,11 @@ typedef struct gc_ranges {
 CGC_INTERNAL bool gc__ranges_push(gc_ranges_t *r, uintptr_t lo, uintptr_t hi);
 CGC_INTERNAL void gc__ranges_remove(gc_ranges_t *r, uintptr_t lo, uintptr_t hi);
 
-/* ---- mark stack -------------------------------------------------------- */
-typedef struct gc_mark_stack {
-  gc_range_t *v;
-  size_t n, cap, max; /* max: entries it may grow to; then overflow mode */
-  bool overflowed;    /* an entry was dropped: rescan marked objects
-                         (gc__stats.mark_overflows counts the times) */
-} gc_mark_stack_t;
+/* ---- markers ------------------------------------------------------------ */
+/* The markers' state: one deque of ranges per marker (marker 0 is the
+ * collecting thread), the helper threads and the termination word.
+ * Defined in mark.c, allocated there from internal memory (never scanned). */
+typedef struct gc_mark_state gc_mark_state_t;
 
 /* ---- the collector state machine --------------------------------------- */
 typedef enum gc_phase {
@@ -348,7 +347,7 @@ typedef struct gc_heap {
   size_t prev_cost;             /* the previous collection's weighted live bytes */
 
   gc_ranges_t roots;            /* gc_add_roots */
-  gc_mark_stack_t mstack;
+  gc_mark_state_t *mark;        /* markers and their deques (mark.c) */
   gc_tctx_t *threads;           /* all registered thread contexts */
   gc_oom_handler_t oom;
   pthread_key_t tkey;
@@ -448,10 +447,17 @@ CGC_INTERNAL void gc__reclaim(void);
 CGC_INTERNAL void gc__queue_push(gc_span_t *sp);
 CGC_INTERNAL gc_span_t *gc__queue_pop(unsigned kind, unsigned cls);
 
-/* mark.c */
+/* mark.c (heap lock held, world stopped) */
 CGC_INTERNAL void gc__mark_init(void);
-CGC_INTERNAL void gc__mark_range(uintptr_t lo, uintptr_t hi); /* roots: scan now */
+/* A root range: only pushed (word-aligned, in chunks); traced by the next
+ * gc__mark_drain.  Empty ranges are ignored. */
+CGC_INTERNAL void gc__mark_range(uintptr_t lo, uintptr_t hi);
+/* Trace everything reachable from the ranges pushed, with helper markers
+ * when the work is big enough; returns when marking is complete. */
 CGC_INTERNAL void gc__mark_drain(void);
+/* In a fork child: the helper marker threads did not survive the fork;
+ * forget them (they are re-created lazily).  Heap lock held. */
+CGC_INTERNAL void gc__mark_atfork_child(void);
 
 /* roots.c */
 CGC_INTERNAL void gc__mark_roots(void);
