@@ -132,25 +132,37 @@ uintptr_t gc__stack_base_of_current_thread(void) {
 
 /* Called through a volatile pointer so that it cannot be inlined: its
  * frame lies below the caller's, which holds the spilled registers. */
-static CGC_NOINLINE void scan_stack_from_here(uintptr_t base) {
-  uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
-  gc__mark_range(sp, base);
-}
+static CGC_NOINLINE uintptr_t frame_below_caller(void) { return (uintptr_t)__builtin_frame_address(0); }
+
+/* A copy of gc__mark_roots's own frame, where __builtin_unwind_init
+ * spilled every callee-saved register: the collecting thread's registers
+ * are roots, but roots are only pushed, and that frame is dead (reused by
+ * gc__mark_drain's) when they are scanned.  One collection at a time (the
+ * heap lock), so one buffer. */
+static uintptr_t collector_frame[512];
 
 static void mark_range_cb(uintptr_t lo, uintptr_t hi, void *arg) {
   (void)arg;
   gc__mark_range(lo, hi);
 }
 
-/* Roots in the order: registers and stack, static data, explicit roots. */
+/* Roots in the order: registers and stack, static data, explicit roots.
+ * The stack is pushed from this function's frame up: the frames below it
+ * die before gc__mark_drain scans the range (scanning them then would find
+ * the marker's own words, stale ones included); the registers spilled in
+ * this frame go in as a copy. */
 void gc__mark_roots(void) {
   jmp_buf regs; /* callee-saved registers land here and in this frame */
   __builtin_unwind_init();
   (void)setjmp(regs);
+  uintptr_t (*volatile below)(void) = frame_below_caller;
+  uintptr_t lo = below(), frame = (uintptr_t)__builtin_frame_address(0);
+  if (frame - lo > sizeof collector_frame) gc__fatal("gc__mark_roots: frame of %zu bytes", (size_t)(frame - lo));
+  memcpy(collector_frame, (const void *)lo, frame - lo);
+  gc__mark_range((uintptr_t)collector_frame, (uintptr_t)collector_frame + (frame - lo));
   gc_tctx_t *t = gc__tl_ctx;
   uintptr_t base = t->registered ? t->stack_base : gc__stack_base_of_current_thread();
-  void (*volatile scan_stack)(uintptr_t) = scan_stack_from_here;
-  scan_stack(base);
+  gc__mark_range(frame, base);
   __asm__ volatile("" : : "r"(&regs) : "memory");
 
   gc__static_roots_for_each(mark_range_cb, NULL);
