@@ -12,9 +12,9 @@
  *   gc__load / gc__store            relaxed: atomic, no ordering
  *   gc__load_acquire                acquire
  *   gc__store_release               release
- *   gc__cas, gc__cas_value          sequentially consistent read-modify-write
+ *   gc__cas, gc__cas_value,
+ *   gc__fetch_add1, gc__fetch_sub1  sequentially consistent read-modify-writes
  *   gc__fence                       full fence (store-load ordering included)
- *   gc__fetch_sub1_release          release read-modify-write
  * On x86-64 the loads and stores are plain moves, the read-modify-writes
  * are locked instructions and the fence is an mfence.
  */
@@ -27,7 +27,8 @@
 
 #if !defined(AO_HAVE_load_acquire) || !defined(AO_HAVE_store_release) || !defined(AO_HAVE_nop_full) ||   \
     !defined(AO_HAVE_compare_and_swap_full) || !defined(AO_HAVE_fetch_compare_and_swap_full) ||           \
-    !defined(AO_HAVE_fetch_and_sub1_release) || !defined(AO_HAVE_load) || !defined(AO_HAVE_store)
+    !defined(AO_HAVE_fetch_and_add1_full) || !defined(AO_HAVE_fetch_and_sub1_full) || !defined(AO_HAVE_load) || \
+    !defined(AO_HAVE_store)
 #error "libatomic_ops lacks an operation cgc needs on this target"
 #endif
 
@@ -52,9 +53,10 @@ static inline bool gc__cas(volatile AO_t *p, AO_t expected, AO_t desired) {
 static inline AO_t gc__cas_value(volatile AO_t *p, AO_t expected, AO_t desired) {
   return AO_fetch_compare_and_swap_full(p, expected, desired);
 }
-/* *p -= 1; returns the old value.  Release: writes before it are visible
- * to whoever acquires the new value. */
-static inline AO_t gc__fetch_sub1_release(volatile AO_t *p) { return AO_fetch_and_sub1_release(p); }
+/* *p += 1 and *p -= 1; return the old value.  Full barriers: besides
+ * publishing earlier writes, a later load cannot move before them. */
+static inline AO_t gc__fetch_add1(volatile AO_t *p) { return AO_fetch_and_add1_full(p); }
+static inline AO_t gc__fetch_sub1(volatile AO_t *p) { return AO_fetch_and_sub1_full(p); }
 
 /* Orders every earlier load and store before every later one, including a
  * store before a later load (which acquire/release never do). */

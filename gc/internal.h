@@ -458,6 +458,8 @@ CGC_INTERNAL void gc__mark_drain(void);
 /* In a fork child: the helper marker threads did not survive the fork;
  * forget them (they are re-created lazily).  Heap lock held. */
 CGC_INTERNAL void gc__mark_atfork_child(void);
+/* Tests: mark every collection with all CGC_MARKERS markers (no policy). */
+CGC_INTERNAL void gc__mark_force_parallel(bool on);
 
 /* roots.c */
 CGC_INTERNAL void gc__mark_roots(void);

@@ -135,6 +135,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define CGC_MARKERS_MAX 16
@@ -145,7 +146,10 @@
 /* Expected tracing bytes worth one more marker (see "Serial or
  * parallel"); measured on bench/ (see the README paragraph). */
 #define WORK_PER_MARKER ((size_t)2 << 20)
-#define SPIN_MAX 256 /* pause loops before an idle marker yields its CPU */
+#define PROBE_EVERY 16 /* eligible collections between probes of the other mode */
+#define SPIN_MAX 256    /* pause loops before an idle marker yields its CPU */
+#define YIELDS_MAX 16    /* then yields before it sleeps */
+#define IDLE_SLEEP_NS 200000 /* a sleeping idle marker looks again this often */
 
 /* ---- rings and markers ----------------------------------------------------- */
 
@@ -177,12 +181,21 @@ static_assert(sizeof(gc_marker_t) % CACHE_LINE == 0, "markers do not share cache
 
 struct gc_mark_state {
   _Alignas(CACHE_LINE) volatile AO_t phase; /* epoch << 32 | active markers */
+  volatile AO_t sleepers;                   /* idle markers asleep on idle_cv */
   _Alignas(CACHE_LINE) volatile AO_t overflowed;
+  pthread_mutex_t idle_lock;                /* with idle_cv: idle markers sleep */
+  pthread_cond_t idle_cv;                   /* (CLOCK_MONOTONIC timeouts) */
   unsigned nmax;     /* markers allowed (CGC_MARKERS, resolved) */
   unsigned nhelpers; /* helper threads running: markers 1..nhelpers */
   bool spawn_failed; /* do not try to create helpers again */
   size_t max;        /* entries a ring may grow to (a power of two) */
   size_t root_bytes; /* bytes of roots pushed since the last drain */
+  /* the policy (marker 0 only, heap lock held) */
+  bool force;        /* tests: every collection uses nmax markers */
+  int last;          /* previous collection: 0 serial, 1 parallel, -1 not eligible */
+  size_t last_roots; /* its root bytes */
+  unsigned probe;    /* eligible collections since the other mode ran */
+  double rate[2];    /* traced bytes per ns, serial and parallel (EMA); 0: unknown */
   gc_marker_t m[CGC_MARKERS_MAX];
 };
 static_assert(CGC_MARKERS_MAX < ((uint64_t)1 << 32), "the active count fits the phase word's low half");
@@ -290,14 +303,47 @@ static bool work_visible(const gc_mark_state_t *st, const gc_marker_t *mk, unsig
   return false;
 }
 
-/* Wait a little longer each time: pause loops doubling up to SPIN_MAX,
- * then give the CPU away each round. */
-static void backoff(unsigned *spin) {
-  if (*spin <= SPIN_MAX) {
-    for (unsigned i = 0; i < *spin; i++) gc__spin_pause();
-    *spin *= 2;
-  } else {
+/* Wake every idle marker asleep on idle_cv.  Cold: only when one sleeps. */
+static CGC_NOINLINE void wake_idle(gc_mark_state_t *st) {
+  pthread_mutex_lock(&st->idle_lock);
+  pthread_cond_broadcast(&st->idle_cv);
+  pthread_mutex_unlock(&st->idle_lock);
+}
+
+/* Sleep until woken or IDLE_SLEEP_NS pass, unless the phase `epoch` is
+ * over or work is visible.  Sleeping (not spinning) matters: a busy CPU
+ * is never given a runnable marker that waits behind another task, so a
+ * spinning idle marker can wait for a preempted one indefinitely.  No
+ * lost wakeup at termination: `sleepers` is raised (full barrier) before
+ * the phase is re-read, and the marker that ends the phase decrements it
+ * (full barrier) before it reads `sleepers`; the mutex orders the rest. */
+static void sleep_idle(gc_mark_state_t *st, const gc_marker_t *mk, unsigned n, AO_t epoch) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  ts.tv_nsec += IDLE_SLEEP_NS;
+  if (ts.tv_nsec >= 1000000000) {
+    ts.tv_sec++;
+    ts.tv_nsec -= 1000000000;
+  }
+  pthread_mutex_lock(&st->idle_lock);
+  (void)gc__fetch_add1(&st->sleepers);
+  AO_t a = gc__load(&st->phase);
+  if (phase_epoch(a) == epoch && phase_count(a) != 0 && !work_visible(st, mk, n))
+    (void)pthread_cond_timedwait(&st->idle_cv, &st->idle_lock, &ts);
+  (void)gc__fetch_sub1(&st->sleepers);
+  pthread_mutex_unlock(&st->idle_lock);
+}
+
+/* Wait a little longer each round: pause loops doubling up to SPIN_MAX,
+ * then a few yields, then timed sleeps. */
+static void backoff(gc_mark_state_t *st, const gc_marker_t *mk, unsigned n, AO_t epoch, unsigned *round) {
+  unsigned r = (*round)++;
+  if (r < 9) { /* 1 + 2 + ... + 256 = 511 pauses */
+    for (unsigned i = 0; i < (1u << r); i++) gc__spin_pause();
+  } else if (r < 9 + YIELDS_MAX) {
     sched_yield();
+  } else {
+    sleep_idle(st, mk, n, epoch);
   }
 }
 
@@ -309,15 +355,15 @@ static CGC_NOINLINE bool find_work(gc_mark_state_t *st, gc_marker_t *mk, AO_t ep
   unsigned n = st->nhelpers + 1;
   for (;;) {
     if (steal_round(st, mk, n, r)) return true;
-    (void)gc__fetch_sub1_release(&st->phase);
-    for (unsigned spin = 1;;) {
+    if (phase_count(gc__fetch_sub1(&st->phase)) == 1 && gc__load(&st->sleepers) != 0) wake_idle(st);
+    for (unsigned round = 0;;) {
       AO_t a = gc__load_acquire(&st->phase);
       if (phase_epoch(a) != epoch || phase_count(a) == 0) return false;
       if (work_visible(st, mk, n)) {
         if (gc__cas(&st->phase, a, a + 1)) break;
         continue;
       }
-      backoff(&spin);
+      backoff(st, mk, n, epoch, &round);
     }
   }
 }
@@ -425,6 +471,7 @@ CGC_NO_SANITIZE_ADDRESS CGC_INLINE void drain(gc_mark_state_t *st, gc_marker_t *
         if (top == split) {
           split += (b - split) / 2;
           gc__store_release(&mk->split, split);
+          if (cgc_unlikely(gc__load(&st->sleepers) != 0)) wake_idle(st);
         }
       }
       if (len == 0) {
@@ -538,13 +585,47 @@ static unsigned start_helpers(gc_mark_state_t *st, unsigned want) {
 
 /* ---- collection entry points ------------------------------------------------------ */
 
-/* How many markers this collection should use (1: serial).  Bounds: at
- * most st->nmax. */
-static unsigned markers_wanted(const gc_mark_state_t *st) {
+/* Fold the previous collection's tracing rate into its mode's average.
+ * Its work is known now: the scanned bytes its reclaim found live plus
+ * its root bytes. */
+static void learn(gc_mark_state_t *st) {
+  if (st->last < 0 || gc__stats.mark_last_ns == 0) return;
+  double work = (double)(gc__heap.live - gc__heap.live_atomic + st->last_roots);
+  double r = work / (double)gc__stats.mark_last_ns, *e = &st->rate[st->last];
+  *e = *e == 0 ? r : *e + (r - *e) / 4;
+}
+
+/* How many markers this collection should use (1: serial).  Parallel
+ * only when the expected work is at least 2 * WORK_PER_MARKER (one marker
+ * per WORK_PER_MARKER, at most st->nmax), and only while parallel marks
+ * trace faster than serial ones: the parallel instance pays a CAS per
+ * object, and a helper that the OS (or the hypervisor) preempts while it
+ * holds work delays the end of the phase, so on a loaded machine serial
+ * can win.  Every PROBE_EVERY-th eligible collection runs the other mode
+ * to keep its rate current.  Sets st->last to the mode chosen. */
+static unsigned markers_wanted(gc_mark_state_t *st) {
+  learn(st);
+  st->last = -1;
   if (st->nmax <= 1) return 1;
+  if (st->force) return st->nmax;
   size_t work = gc__heap.live - gc__heap.live_atomic + st->root_bytes;
   size_t k = work / WORK_PER_MARKER;
   if (k < 2) return 1;
+  bool par;
+  if (st->rate[1] == 0) { /* measure each mode once, parallel first */
+    par = true;
+  } else if (st->rate[0] == 0) {
+    par = false;
+  } else {
+    par = st->rate[1] > st->rate[0];
+    if (++st->probe >= PROBE_EVERY) {
+      st->probe = 0;
+      par = !par;
+    }
+  }
+  st->last = par;
+  st->last_roots = st->root_bytes;
+  if (!par) return 1;
   return k < st->nmax ? (unsigned)k : st->nmax;
 }
 
@@ -623,6 +704,7 @@ static void rescan_marked(gc_mark_state_t *st) {
 }
 
 void gc__mark_drain(void) {
+  uint64_t t0 = gc__now_ns();
   gc_mark_state_t *st = gc__heap.mark;
   unsigned k = markers_wanted(st);
   if (k > 1) k = start_helpers(st, k);
@@ -630,6 +712,8 @@ void gc__mark_drain(void) {
     mark_parallel(st, k);
   else
     drain_serial(st);
+  if (st->last == 1 && k == 1) st->last = 0; /* no helper could be created */
+  if (gc__load(&st->overflowed)) st->last = -1; /* the rescan is not tracing speed */
   while (gc__load(&st->overflowed)) {
     gc__stats.mark_overflows++;
     gc__store(&st->overflowed, 0);
@@ -638,6 +722,8 @@ void gc__mark_drain(void) {
   st->root_bytes = 0;
   gc__stats.markers_last = k;
   if (k > 1) gc__stats.parallel_marks++;
+  gc__stats.mark_last_ns = gc__now_ns() - t0;
+  gc__stats.mark_total_ns += gc__stats.mark_last_ns;
 }
 
 /* A root range, pushed onto marker 0's stack in SCAN_CHUNK pieces so that
@@ -665,12 +751,15 @@ void gc__mark_range(uintptr_t lo, uintptr_t hi) {
   }
 }
 
-/* Resolve CGC_MARKERS: 0 means one per online CPU; at most
+/* Resolve CGC_MARKERS: 0 means one per online CPU (that this process may
+ * run on); at most
  * CGC_MARKERS_MAX (an explicit larger value is reported and capped). */
 static unsigned resolve_markers(void) {
   long long want = gc__option(CGC_OPT_MARKERS);
   if (want == 0) {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) < cpus) cpus = CPU_COUNT(&set);
     want = cpus < 1 ? 1 : cpus;
     if (want > CGC_MARKERS_MAX) want = CGC_MARKERS_MAX;
   } else if (want > CGC_MARKERS_MAX) {
@@ -678,6 +767,18 @@ static unsigned resolve_markers(void) {
     want = CGC_MARKERS_MAX;
   }
   return (unsigned)want;
+}
+
+/* The idle markers' mutex and condition variable (timeouts on the
+ * monotonic clock).  At initialisation and in a fork child. */
+static void init_idle(gc_mark_state_t *st) {
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_mutex_init(&st->idle_lock, NULL);
+  pthread_cond_init(&st->idle_cv, &ca);
+  pthread_condattr_destroy(&ca);
+  st->sleepers = 0;
 }
 
 /* At initialisation: the marker table and marker 0's ring.  The ring
@@ -694,7 +795,17 @@ void gc__mark_init(void) {
   gc_ring_t *r = ring_new(st->max < INITIAL_ENTRIES ? st->max : INITIAL_ENTRIES);
   if (r == NULL) gc__fatal("cannot map the mark stack");
   st->m[0].ring = (AO_t)(uintptr_t)r;
+  init_idle(st);
   gc__heap.mark = st;
+}
+
+/* Tests: with `on`, every collection marks with all CGC_MARKERS markers,
+ * whatever its size and the measured rates. */
+void gc__mark_force_parallel(bool on) {
+  gc__ensure_init();
+  gc__lock();
+  gc__heap.mark->force = on;
+  gc__unlock();
 }
 
 /* In a fork child only the forking thread exists: the helpers are gone.
@@ -706,5 +817,6 @@ void gc__mark_atfork_child(void) {
   if (st == NULL) return;
   st->nhelpers = 0;
   st->spawn_failed = false;
+  init_idle(st);
   gc__store(&st->phase, phase_epoch(gc__load(&st->phase)) << 32);
 }
