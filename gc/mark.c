@@ -30,11 +30,18 @@
  * instantiated twice by the compile-time flag `par`: drain_serial has no
  * atomic operation at all -- plain mark-bit stores, a plain stack -- and is
  * what every collection of a small heap runs; drain_parallel is run by
- * each of k markers at once.  A collection marks in parallel when the
+ * each of k markers at once.  A collection may mark in parallel when the
  * tracing work expected -- the scanned bytes the previous collection found
  * live, plus the root bytes just pushed -- reaches 2 * WORK_PER_MARKER,
- * with one marker per WORK_PER_MARKER up to CGC_MARKERS.  Waking a helper
- * costs microseconds and its cache misses; below that size it loses.
+ * with one marker per WORK_PER_MARKER up to CGC_MARKERS: below that,
+ * waking helpers and their cold caches cost more than they save.  It then
+ * does so only while parallel marks have traced faster (bytes per ns,
+ * averaged) than serial ones, every PROBE_EVERY-th such collection trying
+ * the other mode: the parallel instance pays a CAS per object marked
+ * (about 1.25x the serial cost per byte), and on a loaded machine a
+ * preempted helper holding work delays the end of the phase, so there
+ * serial can win.  The worst case is one collection in PROBE_EVERY
+ * marked the slower way.
  *
  * ===================================================================
  *  Deques (split Chase-Lev)
@@ -516,11 +523,14 @@ CGC_NO_SANITIZE_ADDRESS CGC_INLINE void drain(gc_mark_state_t *st, gc_marker_t *
 #undef PUSH
 #undef SLOT
 
-/* Marker 0 alone, no atomics. */
-static CGC_NOINLINE void drain_serial(gc_mark_state_t *st) { drain(st, &st->m[0], false, 0); }
+/* Marker 0 alone, no atomics.  (The sanitizer exemption must be on the
+ * function drain is inlined into: that is what gets instrumented.) */
+CGC_NO_SANITIZE_ADDRESS static CGC_NOINLINE void drain_serial(gc_mark_state_t *st) {
+  drain(st, &st->m[0], false, 0);
+}
 
 /* Any marker, during the phase `epoch`. */
-static CGC_NOINLINE void drain_parallel(gc_mark_state_t *st, gc_marker_t *mk, AO_t epoch) {
+CGC_NO_SANITIZE_ADDRESS static CGC_NOINLINE void drain_parallel(gc_mark_state_t *st, gc_marker_t *mk, AO_t epoch) {
   drain(st, mk, true, epoch);
 }
 
