@@ -151,8 +151,12 @@
 #define SCAN_CHUNK ((uintptr_t)64 * 1024) /* scan big ranges in pieces */
 #define PREFETCH_DEPTH 16
 /* Expected tracing bytes worth one more marker (see "Serial or
- * parallel"); measured on bench/ (see the README paragraph). */
-#define WORK_PER_MARKER ((size_t)2 << 20)
+ * parallel").  Measured on a 2-CPU VM, consecutive collections marked
+ * alternately by 1 and 2 markers (bench/ binarytrees, json, mixed,
+ * gcbench at several sizes), median time ratio 2 markers / 1: about 1.0
+ * below 0.4 MiB of work, 0.75 at 0.5-1 MiB, 0.70 at 1-1.4 MiB, 0.5-0.7
+ * above.  So 2 markers from 1 MiB, with some margin. */
+#define WORK_PER_MARKER ((size_t)512 << 10)
 #define PROBE_EVERY 16 /* eligible collections between probes of the other mode */
 #define SPIN_MAX 256    /* pause loops before an idle marker yields its CPU */
 #define YIELDS_MAX 16    /* then yields before it sleeps */
@@ -200,6 +204,7 @@ struct gc_mark_state {
   /* the policy (marker 0 only, heap lock held) */
   bool force;        /* tests: every collection uses nmax markers */
   int last;          /* previous collection: 0 serial, 1 parallel, -1 not eligible */
+  bool last_probe;   /* ... and it was a probe of the mode not preferred */
   size_t last_roots; /* its root bytes */
   unsigned probe;    /* eligible collections since the other mode ran */
   double rate[2];    /* traced bytes per ns, serial and parallel (EMA); 0: unknown */
@@ -595,14 +600,17 @@ static unsigned start_helpers(gc_mark_state_t *st, unsigned want) {
 
 /* ---- collection entry points ------------------------------------------------------ */
 
-/* Fold the previous collection's tracing rate into its mode's average.
+/* Fold the previous collection's tracing rate into its mode's estimate.
  * Its work is known now: the scanned bytes its reclaim found live plus
- * its root bytes. */
+ * its root bytes.  The mode in use averages (a quarter per sample); a
+ * probe's sample replaces the estimate of the mode probed, so one old
+ * unlucky sample cannot keep the better mode out for long (a wrong switch
+ * corrects itself as the mode switched to gets its own samples). */
 static void learn(gc_mark_state_t *st) {
   if (st->last < 0 || gc__stats.mark_last_ns == 0) return;
   double work = (double)(gc__heap.live - gc__heap.live_atomic + st->last_roots);
   double r = work / (double)gc__stats.mark_last_ns, *e = &st->rate[st->last];
-  *e = *e == 0 ? r : *e + (r - *e) / 4;
+  *e = *e == 0 || st->last_probe ? r : *e + (r - *e) / 4;
 }
 
 /* How many markers this collection should use (1: serial).  Parallel
@@ -622,6 +630,7 @@ static unsigned markers_wanted(gc_mark_state_t *st) {
   size_t k = work / WORK_PER_MARKER;
   if (k < 2) return 1;
   bool par;
+  st->last_probe = false;
   if (st->rate[1] == 0) { /* measure each mode once, parallel first */
     par = true;
   } else if (st->rate[0] == 0) {
@@ -630,6 +639,7 @@ static unsigned markers_wanted(gc_mark_state_t *st) {
     par = st->rate[1] > st->rate[0];
     if (++st->probe >= PROBE_EVERY) {
       st->probe = 0;
+      st->last_probe = true;
       par = !par;
     }
   }
@@ -716,8 +726,9 @@ static void rescan_marked(gc_mark_state_t *st) {
 void gc__mark_drain(void) {
   uint64_t t0 = gc__now_ns();
   gc_mark_state_t *st = gc__heap.mark;
-  unsigned k = markers_wanted(st);
+  unsigned k = markers_wanted(st), had = st->nhelpers;
   if (k > 1) k = start_helpers(st, k);
+  if (st->nhelpers != had) st->last = -1; /* creating threads is not tracing speed */
   if (k > 1)
     mark_parallel(st, k);
   else
