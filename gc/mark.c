@@ -112,7 +112,11 @@
  * marker's deque is empty and only its owner adds to it, and no range is
  * in flight (a thief is counted active while it holds what it stole).
  * Every marker leaves once it sees n == 0 (acquire: it then sees every
- * mark bit set by the others) or another epoch.  Marker 0 does not wait
+ * mark bit set by the others) or another epoch.  An idle marker spins
+ * (pause), then yields, then sleeps on idle_cv with a short timeout: the
+ * marker that brings n to 0 wakes the sleepers, and so does an owner that
+ * publishes while some sleep (that wake may be missed; the timeout
+ * bounds it).  Marker 0 does not wait
  * for the helpers to go back to sleep: a helper that is late only reads
  * counters, and cannot join an epoch whose count is 0.
  *
