@@ -104,6 +104,7 @@ static void step(void) {
     break;
   case CGC_PHASE_PREPARE:
     gc__heap.gc_count++;
+    gc__mark_prepare();
     gc__world_stop();
     gc__release_caches();
     clear_marks();

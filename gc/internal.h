@@ -360,13 +360,11 @@ typedef struct gc_ranges {
 CGC_INTERNAL bool gc__ranges_push(gc_ranges_t *r, uintptr_t lo, uintptr_t hi);
 CGC_INTERNAL void gc__ranges_remove(gc_ranges_t *r, uintptr_t lo, uintptr_t hi);
 
-/* ---- mark stack -------------------------------------------------------- */
-typedef struct gc_mark_stack {
-  gc_range_t *v;
-  size_t n, cap, max; /* max: entries it may grow to; then overflow mode */
-  bool overflowed;    /* an entry was dropped: rescan marked objects
-                         (gc__stats.mark_overflows counts the times) */
-} gc_mark_stack_t;
+/* ---- markers ------------------------------------------------------------ */
+/* The markers' state: one deque of ranges per marker (marker 0 is the
+ * collecting thread), the helper threads and the termination word.
+ * Defined in mark.c, allocated there from internal memory (never scanned). */
+typedef struct gc_mark_state gc_mark_state_t;
 
 /* ---- the collector state machine --------------------------------------- */
 typedef enum gc_phase {
@@ -407,7 +405,7 @@ typedef struct gc_heap {
   size_t prev_cost;             /* the previous collection's weighted live bytes */
 
   gc_ranges_t roots;            /* gc_add_roots */
-  gc_mark_stack_t mstack;
+  gc_mark_state_t *mark;        /* markers and their deques (mark.c) */
   gc_tctx_t *threads;           /* all registered thread contexts */
   size_t nthreads;
   struct gc_stack *stacks;      /* registered coroutine stacks */
@@ -530,11 +528,22 @@ CGC_INTERNAL void gc__reclaim(void);
 CGC_INTERNAL void gc__queue_push(gc_span_t *sp);
 CGC_INTERNAL gc_span_t *gc__queue_pop(unsigned kind, unsigned cls);
 
-/* mark.c */
+/* mark.c (heap lock held, world stopped) */
 CGC_INTERNAL void gc__mark_init(void);
-CGC_INTERNAL void gc__mark_range(uintptr_t lo, uintptr_t hi); /* roots: scan now */
+/* A root range: only pushed (word-aligned, in chunks); traced by the next
+ * gc__mark_drain.  Empty ranges are ignored. */
+CGC_INTERNAL void gc__mark_range(uintptr_t lo, uintptr_t hi);
+/* Trace everything reachable from the ranges pushed, with helper markers
+ * when the work is big enough; returns when marking is complete. */
 CGC_INTERNAL void gc__mark_drain(void);
-CGC_INTERNAL void gc__mark_atfork_child(void); /* forget marker threads */
+/* Before the world stops: create the helper markers the coming
+ * collection may use (heap lock held). */
+CGC_INTERNAL void gc__mark_prepare(void);
+/* In a fork child: the helper marker threads did not survive the fork;
+ * forget them (they are re-created lazily).  Heap lock held. */
+CGC_INTERNAL void gc__mark_atfork_child(void);
+/* Tests: mark every collection with all CGC_MARKERS markers (no policy). */
+CGC_INTERNAL void gc__mark_force_parallel(bool on);
 
 /* roots.c */
 CGC_INTERNAL void gc__mark_roots(void);

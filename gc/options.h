@@ -21,7 +21,8 @@
   X(PRINT_STATS, BOOL, 0, "a line per collection and a summary at exit (stderr)")     \
   X(VERBOSE, BOOL, 0, "print the effective configuration at start")                  \
   X(DECOMMIT_DELAY, LONG, 2, "collections a free page waits before it goes back to the OS") \
-  X(MARK_STACK_MAX, SIZE, 1u << 20, "mark-stack entries before overflow recovery")    \
+  X(MARK_STACK_MAX, SIZE, 1u << 20, "mark-stack entries per marker before overflow recovery") \
+  X(MARKERS, LONG, 0, "marking threads, the collecting one included (0 = one per online CPU, at most 16; 1 = serial)") \
   X(VERIFY, BOOL, CGC_DEBUG >= 2, "check heap invariants after every collection")    \
   X(SIGNAL, SIGNAL, SIGPWR, "signal that stops threads for a collection")
 

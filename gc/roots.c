@@ -257,26 +257,44 @@ static void mark_thread(gc_tctx_t *t, uintptr_t sp) {
 
 /* Called through a volatile pointer so that it cannot be inlined: its
  * frame lies below the caller's, which holds the spilled registers. */
-static CGC_NOINLINE void mark_self(gc_tctx_t *t) {
-  mark_thread(t, (uintptr_t)__builtin_frame_address(0));
+static CGC_NOINLINE uintptr_t frame_below_caller(void) { return (uintptr_t)__builtin_frame_address(0); }
+
+/* A copy of gc__mark_roots's own frame, where __builtin_unwind_init
+ * spilled every callee-saved register: the collecting thread's registers
+ * are roots, but roots are only pushed, and that frame is dead (reused by
+ * gc__mark_drain's) when they are scanned.  One collection at a time (the
+ * heap lock), so one buffer. */
+static uintptr_t collector_frame[512];
+
+/* Copy the words of [lo, hi) -- a stack region, redzones included, hence
+ * exempt from AddressSanitizer like the scanner (volatile reads: the loop
+ * must not become a memcpy call, which it would check). */
+CGC_NO_SANITIZE_ADDRESS static void copy_stack_words(uintptr_t *dst, uintptr_t lo, uintptr_t hi) {
+  for (uintptr_t p = lo; p < hi; p += sizeof(uintptr_t)) *dst++ = *(const volatile uintptr_t *)p;
 }
 
 /* Roots in the order: threads, coroutine stacks, static data, explicit
- * roots.  The caller's registers are spilled into this frame first. */
+ * roots.  Roots are only pushed here and traced by gc__mark_drain, so the
+ * collecting thread's stack is pushed from this function's frame up (the
+ * frames below it are dead by then, reused by the marker) and the
+ * registers spilled into this frame go in as a copy.  Stopped threads sit
+ * in the stop handler, their stacks intact, until the world restarts. */
 void gc__mark_roots(void) {
   jmp_buf regs; /* callee-saved registers land here and in this frame */
   __builtin_unwind_init();
   (void)setjmp(regs);
+  uintptr_t (*volatile below)(void) = frame_below_caller;
+  uintptr_t lo = below(), frame = (uintptr_t)__builtin_frame_address(0);
+  if (frame - lo > sizeof collector_frame) gc__fatal("gc__mark_roots: frame of %zu bytes", (size_t)(frame - lo));
+  copy_stack_words(collector_frame, lo, frame);
+  gc__mark_range((uintptr_t)collector_frame, (uintptr_t)collector_frame + (frame - lo));
   gc_tctx_t *self = gc__tl_ctx;
   for (gc_tctx_t *t = gc__heap.threads; t != NULL; t = t->next) {
-    if (t->state == CGC_THREAD_STARTING) {
+    if (t->state == CGC_THREAD_STARTING)
       gc__mark_range((uintptr_t)&t->start_arg, (uintptr_t)(&t->start_arg + 1));
-    } else if (t != self) {
-      mark_thread(t, t->stop_sp);
-    }
+    else
+      mark_thread(t, t == self ? frame : t->stop_sp);
   }
-  void (*volatile scan_self)(gc_tctx_t *) = mark_self;
-  scan_self(self);
   __asm__ volatile("" : : "r"(&regs) : "memory");
 
   for (struct gc_stack *s = gc__heap.stacks; s != NULL; s = s->next) {

@@ -36,9 +36,10 @@ void gc_get_stats(gc_stats_t *s) {
 static double mib(int64_t b) { return (double)b / (1024.0 * 1024.0); }
 
 void gc__stats_print_collection(uint64_t pause_ns) {
-  gc__message("gc #%llu: pause %.3f ms, live %.2f MiB (%.2f atomic), heap %.2f MiB, next after %.2f MiB, "
-              "returned %.2f MiB total",
+  gc__message("gc #%llu: pause %.3f ms (mark %.3f ms, %llu markers), live %.2f MiB (%.2f atomic), heap %.2f MiB, "
+              "next after %.2f MiB, returned %.2f MiB total",
               (unsigned long long)gc__stats.collections, (double)pause_ns / 1e6,
+              (double)gc__stats.mark_last_ns / 1e6, (unsigned long long)gc__stats.markers_last,
               mib(gc__stats.live.current), mib((int64_t)gc__heap.live_atomic), mib(gc__stats.heap.current),
               mib((int64_t)gc__heap.trigger), mib((int64_t)gc__stats.returned));
 }

@@ -26,6 +26,11 @@ typedef struct gc_stat_count {
   X(pause_max_ns, "longest collection, ns")                      \
   X(pause_last_ns, "latest collection, ns")                      \
   X(mark_overflows, "times the mark stack overflowed")           \
+  X(mark_total_ns, "nanoseconds spent tracing (gc__mark_drain)")  \
+  X(mark_last_ns, "tracing time of the latest collection, ns")     \
+  X(parallel_marks, "collections marked by more than one marker") \
+  X(steals, "ranges a marker took from another marker's deque")  \
+  X(markers_last, "markers in the latest collection")            \
   X(spans_swept, "spans swept lazily")                           \
   X(spans_freed, "spans found empty and returned to the pool")   \
   X(segments_mapped, "segments mapped")                          \

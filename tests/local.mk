@@ -30,7 +30,8 @@ cgc_tests = \
 	tests/test_collect \
 	tests/test_sizes \
 	tests/test_options \
-	tests/test_stress
+	tests/test_stress \
+	tests/test_mark
 
 check_PROGRAMS += $(cgc_tests)
 TESTS += $(cgc_tests)
@@ -78,5 +79,11 @@ tests_test_stress_CPPFLAGS = $(cgc_test_cppflags)
 tests_test_stress_CFLAGS = $(cgc_test_cflags)
 tests_test_stress_LDADD = $(cgc_test_ldadd)
 tests_test_stress_LDFLAGS = $(cgc_test_ldflags)
+
+tests_test_mark_SOURCES = tests/test_mark.c $(cgc_test_common)
+tests_test_mark_CPPFLAGS = $(cgc_test_cppflags)
+tests_test_mark_CFLAGS = $(cgc_test_cflags)
+tests_test_mark_LDADD = $(cgc_test_ldadd)
+tests_test_mark_LDFLAGS = $(cgc_test_ldflags)
 
 endif HAVE_CRITERION
