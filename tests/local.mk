@@ -5,7 +5,7 @@
 # test runs in its own process, so a test may set CGC_* options with
 # setenv() before its first cgc call.
 
-EXTRA_DIST += tests/common.h tests/common.c tests/libroot.c
+EXTRA_DIST += tests/common.h tests/common.c tests/libroot.c tests/libtls.c
 
 if HAVE_CRITERION
 
@@ -23,6 +23,14 @@ tests_libroot_la_SOURCES = tests/libroot.c
 tests_libroot_la_CFLAGS = $(AM_CFLAGS)
 tests_libroot_la_LDFLAGS = -module -avoid-version -rpath /nowhere
 
+# A plugin that test_threads dlopen()s after its threads started: its
+# general-dynamic __thread variables are roots (found through each
+# thread's DTV).  It does not link cgc.
+check_LTLIBRARIES += tests/libtls.la
+tests_libtls_la_SOURCES = tests/libtls.c
+tests_libtls_la_CFLAGS = $(AM_CFLAGS)
+tests_libtls_la_LDFLAGS = -module -avoid-version -rpath /nowhere
+
 cgc_tests = \
 	tests/test_api \
 	tests/test_death \
@@ -30,7 +38,8 @@ cgc_tests = \
 	tests/test_collect \
 	tests/test_sizes \
 	tests/test_options \
-	tests/test_stress
+	tests/test_stress \
+	tests/test_threads
 
 check_PROGRAMS += $(cgc_tests)
 TESTS += $(cgc_tests)
@@ -78,5 +87,13 @@ tests_test_stress_CPPFLAGS = $(cgc_test_cppflags)
 tests_test_stress_CFLAGS = $(cgc_test_cflags)
 tests_test_stress_LDADD = $(cgc_test_ldadd)
 tests_test_stress_LDFLAGS = $(cgc_test_ldflags)
+
+# test_threads dlopen()s tests/.libs/libtls.so: build it first.
+tests_test_threads_SOURCES = tests/test_threads.c $(cgc_test_common)
+tests_test_threads_CPPFLAGS = $(cgc_test_cppflags)
+tests_test_threads_CFLAGS = $(cgc_test_cflags)
+tests_test_threads_LDADD = $(cgc_test_ldadd)
+tests_test_threads_LDFLAGS = $(cgc_test_ldflags)
+tests_test_threads_DEPENDENCIES = libcgc.la tests/libtls.la
 
 endif HAVE_CRITERION
