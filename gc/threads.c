@@ -170,10 +170,23 @@ static void detach(gc_tctx_t *t) {
   free_ctx(t);
 }
 
-/* Thread-specific-data destructor: runs however the thread ends. */
+/* Thread-specific-data destructor: runs however the thread ends.  glibc
+ * calls the destructors of all keys in key order, in up to
+ * PTHREAD_DESTRUCTOR_ITERATIONS rounds; cgc's key is created before the
+ * program's, so detaching in the first round would run every later key's
+ * destructor on an unregistered thread (its stack, and the value handed
+ * to the destructor, no longer roots).  Re-arm the key until the last
+ * round. */
+static __thread unsigned exit_rounds;
+
 static void thread_exit(void *arg) {
   gc_tctx_t *t = arg;
-  if (t != NULL && t == gc__tl_ctx) detach(t);
+  if (t == NULL || t != gc__tl_ctx) return;
+  if (++exit_rounds < PTHREAD_DESTRUCTOR_ITERATIONS) {
+    real_setspecific(gc__heap.tkey, t);
+    return;
+  }
+  detach(t);
 }
 
 int gc_register_thread(void) {
