@@ -5,7 +5,7 @@
 # test runs in its own process, so a test may set CGC_* options with
 # setenv() before its first cgc call.
 
-EXTRA_DIST += tests/common.h tests/common.c tests/libroot.c tests/libtls.c
+EXTRA_DIST += tests/common.h tests/common.c tests/libroot.c tests/libtls.c tests/libhook.c
 
 if HAVE_CRITERION
 
@@ -30,6 +30,13 @@ check_LTLIBRARIES += tests/libtls.la
 tests_libtls_la_SOURCES = tests/libtls.c
 tests_libtls_la_CFLAGS = $(AM_CFLAGS)
 tests_libtls_la_LDFLAGS = -module -avoid-version -rpath /nowhere
+
+# LD_PRELOADed into a test_threads child: parks a new thread right after
+# cgc registered it (see the file).  It does not link cgc.
+check_LTLIBRARIES += tests/libhook.la
+tests_libhook_la_SOURCES = tests/libhook.c
+tests_libhook_la_CFLAGS = $(AM_CFLAGS)
+tests_libhook_la_LDFLAGS = -module -avoid-version -rpath /nowhere
 
 cgc_tests = \
 	tests/test_api \
@@ -88,12 +95,13 @@ tests_test_stress_CFLAGS = $(cgc_test_cflags)
 tests_test_stress_LDADD = $(cgc_test_ldadd)
 tests_test_stress_LDFLAGS = $(cgc_test_ldflags)
 
-# test_threads dlopen()s tests/.libs/libtls.so: build it first.
+# test_threads dlopen()s tests/.libs/libtls.so and preloads libhook.so
+# into children: build them first.
 tests_test_threads_SOURCES = tests/test_threads.c $(cgc_test_common)
 tests_test_threads_CPPFLAGS = $(cgc_test_cppflags)
 tests_test_threads_CFLAGS = $(cgc_test_cflags)
 tests_test_threads_LDADD = $(cgc_test_ldadd)
 tests_test_threads_LDFLAGS = $(cgc_test_ldflags)
-tests_test_threads_DEPENDENCIES = libcgc.la tests/libtls.la
+tests_test_threads_DEPENDENCIES = libcgc.la tests/libtls.la tests/libhook.la
 
 endif HAVE_CRITERION

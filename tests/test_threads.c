@@ -625,3 +625,253 @@ Test(thread_roots, setspecific_value_during_its_destructor, .timeout = 30.) {
   cr_assert_eq(atomic_load(&dtor_registered), 1, "a thread is not registered any more while key destructors run");
   T_ASSERT_HEAP_VALID();
 }
+
+/* ======================================================================
+ * Registration: pthread_create'd threads from their first instruction,
+ * the start argument as a root, foreign threads
+ * ====================================================================== */
+
+static atomic_int first_insn_registered = -1;
+
+static void *check_arg_later(void *arg) {
+  /* before anything else, allocation included */
+  atomic_store(&first_insn_registered, gc_thread_is_registered());
+  sem_post(&s_started);
+  sem_wait_nointr(&s_go);
+  tl_ok(arg, 400, 11000000, "start argument");
+  return NULL;
+}
+
+/* The list exists only as the start argument once this returns. */
+static T_NOINLINE pthread_t spawn_with_fresh_list(void *(*fn)(void *), size_t count, uint64_t base) {
+  pthread_t th;
+  int rc = pthread_create(&th, NULL, fn, tl_new(count, base));
+  if (rc != 0) abort();
+  return th;
+}
+
+Test(registration, registered_from_first_instruction_and_start_arg_is_a_root, .timeout = 30.) {
+  sem_init(&s_started, 0, 0);
+  sem_init(&s_go, 0, 0);
+  pthread_t th = spawn_with_fresh_list(check_arg_later, 400, 11000000);
+  forget();
+  churn_collect(5, 9); /* the child may still be starting */
+  sem_wait_nointr(&s_started);
+  cr_assert_eq(atomic_load(&first_insn_registered), 1, "gc_thread_is_registered() is 0 in a new thread's start routine");
+  churn_collect(15, 10);
+  sem_post(&s_go);
+  join(th);
+  ASSERT_NO_ERRORS();
+}
+
+/* Deterministic STARTING state: hold the heap lock right after
+ * pthread_create, before the child could register (it blocks on the lock
+ * in its trampoline), and collect from under the lock: the start argument
+ * is then reachable only from cgc's record of the thread. */
+static void *check_arg_now(void *arg) {
+  tl_ok(arg, 300, 12000000, "start argument of a thread still starting");
+  return NULL;
+}
+
+Test(registration, start_arg_of_a_thread_still_starting, .timeout = 30.) {
+  gc_init();
+  th_churn(T_MiB, 11);
+  int starting_seen = 0;
+  for (int attempt = 0; attempt < 20; attempt++) {
+    pthread_t th = spawn_with_fresh_list(check_arg_now, 300, 12000000);
+    forget();
+    gc__lock();
+    gc_tctx_t *t = gc__heap.threads; /* the newest context is first */
+    bool starting = t != NULL && t->state == CGC_THREAD_STARTING && t->start_fn == check_arg_now;
+    if (starting) {
+      starting_seen++;
+      for (int i = 0; i < 5; i++) gc__collect_locked("test");
+    }
+    gc__unlock();
+    join(th);
+    ASSERT_NO_ERRORS();
+  }
+  cr_assert_gt(starting_seen, 0, "never caught a thread before it registered");
+  cr_log_info("caught %d of 20 threads still starting", starting_seen);
+}
+
+/* Thousands of threads that check their start argument while another
+ * thread collects back to back: a collection may stop a new thread at any
+ * point of its start-up. */
+static atomic_int collector_stop;
+static atomic_ulong collector_runs;
+
+static void *collector_loop(void *arg) {
+  unsigned pause_us = (unsigned)(uintptr_t)arg;
+  while (!atomic_load(&collector_stop)) {
+    gc_collect();
+    atomic_fetch_add(&collector_runs, 1);
+    if (pause_us) usleep(pause_us);
+  }
+  return NULL;
+}
+
+static void *check_arg_soon(void *arg) {
+  t_node *l = arg;
+  for (int i = 0; i < 20; i++) sched_yield();
+  tl_ok(l, 4, l->id, "start argument under continuous collection");
+  return NULL;
+}
+
+static T_NOINLINE pthread_t spawn_small(uint64_t base) { return spawn_with_fresh_list(check_arg_soon, 4, base); }
+
+Test(registration, start_arg_under_continuous_collection, .timeout = 60.) {
+  gc_init();
+  pthread_t col = spawn(collector_loop, (void *)(uintptr_t)20);
+  enum { N = 4000, INFLIGHT = 8 };
+  pthread_t th[INFLIGHT];
+  for (int i = 0; i < N; i++) {
+    if (i >= INFLIGHT) join(th[i % INFLIGHT]);
+    th[i % INFLIGHT] = spawn_small(13000000 + (uint64_t)i * 10);
+    if (atomic_load(&err_count)) break;
+  }
+  for (int i = 0; i < INFLIGHT && i < N; i++) join(th[i]);
+  atomic_store(&collector_stop, 1);
+  join(col);
+  cr_log_info("%lu collections during %d thread starts", atomic_load(&collector_runs), N);
+  ASSERT_NO_ERRORS();
+  cr_assert_gt(atomic_load(&collector_runs), 100);
+}
+
+/* ======================================================================
+ * Child processes: scenarios that need their own environment (CGC_SIGNAL,
+ * LD_PRELOAD) or that must die.  The program re-executes itself with
+ * CGC_TEST_CHILD naming the scenario; a constructor runs it before
+ * Criterion starts (as in test_options.c).  Plain checks, exit codes.
+ * ====================================================================== */
+
+typedef struct child_result {
+  int status;
+  char out[8192];
+  char err[65536];
+  size_t err_len;
+} child_result_t;
+
+static void slurp(int fd, char *buf, size_t cap, size_t *len) {
+  size_t n = 0;
+  ssize_t r;
+  lseek(fd, 0, SEEK_SET);
+  while (n + 1 < cap && (r = read(fd, buf + n, cap - 1 - n)) > 0) n += (size_t)r;
+  buf[n] = 0;
+  if (len) *len = n;
+  char tmp[4096];
+  while ((r = read(fd, tmp, sizeof tmp)) > 0)
+    if (len) *len += (size_t)r;
+  close(fd);
+}
+
+static child_result_t *run_scenario(const char *scenario, const char *const *env) {
+  child_result_t *res = malloc(sizeof *res);
+  cr_assert_not_null(res);
+  char outname[] = "/tmp/cgc-test-out-XXXXXX", errname[] = "/tmp/cgc-test-err-XXXXXX";
+  int outfd = mkstemp(outname), errfd = mkstemp(errname);
+  cr_assert(outfd >= 0 && errfd >= 0);
+  unlink(outname);
+  unlink(errname);
+  char *envp[16];
+  char child[64];
+  snprintf(child, sizeof child, "CGC_TEST_CHILD=%s", scenario);
+  size_t k = 0;
+  envp[k++] = child;
+  for (; env && *env && k < 15; env++) envp[k++] = (char *)*env;
+  envp[k] = NULL;
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, outfd, 1);
+  posix_spawn_file_actions_adddup2(&fa, errfd, 2);
+  char *argv[] = {(char *)"cgc-test-child", NULL};
+  pid_t pid;
+  int rc = posix_spawn(&pid, "/proc/self/exe", &fa, NULL, argv, envp);
+  cr_assert_eq(rc, 0, "posix_spawn: %s", strerror(rc));
+  posix_spawn_file_actions_destroy(&fa);
+  cr_assert_eq(waitpid(pid, &res->status, 0), pid);
+  slurp(outfd, res->out, sizeof res->out, NULL);
+  slurp(errfd, res->err, sizeof res->err, &res->err_len);
+  return res;
+}
+
+#define ASSERT_CHILD_EXIT0(res, what)                                                                  \
+  cr_assert(WIFEXITED((res)->status) && WEXITSTATUS((res)->status) == 0,                               \
+            "%s: child %s %d\nstdout:\n%s\nstderr:\n%s", (what),                                       \
+            WIFEXITED((res)->status) ? "exited with" : "killed by signal",                             \
+            WIFEXITED((res)->status) ? WEXITSTATUS((res)->status) : WTERMSIG((res)->status), (res)->out, \
+            (res)->err)
+
+static int child_report(void) {
+  if (atomic_load(&err_count) == 0) return 0;
+  fprintf(stderr, "%d failure(s); the first: %s\n", atomic_load(&err_count), err_msg);
+  return 10;
+}
+
+/* ---- the start argument right after registration (libhook preloaded) ---- */
+
+static atomic_ulong window_base;
+
+static void *check_arg_window(void *arg) {
+  tl_ok(arg, 300, atomic_load(&window_base), "start argument right after the thread registered");
+  return NULL;
+}
+
+static int child_startarg_window(void) {
+  atomic_int *armed = dlsym(RTLD_DEFAULT, "hook_armed");
+  pthread_t *armer = dlsym(RTLD_DEFAULT, "hook_armer");
+  sem_t *parked = dlsym(RTLD_DEFAULT, "hook_parked"), *release = dlsym(RTLD_DEFAULT, "hook_release");
+  if (armed == NULL || armer == NULL || parked == NULL || release == NULL) {
+    fprintf(stderr, "libhook.so is not preloaded\n");
+    return 20;
+  }
+  sem_init(parked, 0, 0);
+  sem_init(release, 0, 0);
+  gc_init();
+  th_churn(T_MiB, 1);
+  for (int round = 0; round < 5; round++) {
+    atomic_store(&window_base, 14000000 + (uint64_t)round * 1000);
+    *armer = pthread_self();
+    atomic_store(armed, 1);
+    pthread_t th = spawn_with_fresh_list(check_arg_window, 300, atomic_load(&window_base));
+    forget();
+    sem_wait_nointr(parked);
+    /* the new thread is registered (RUNNING) and parked inside cgc's
+     * registration; its start routine has not run */
+    int running = 0;
+    gc__lock();
+    for (gc_tctx_t *t = gc__heap.threads; t != NULL; t = t->next)
+      if (t->start_fn == check_arg_window && t->state == CGC_THREAD_RUNNING) running++;
+    gc__unlock();
+    if (running != 1) terr("round %d: the parked thread is not registered and running (%d)", round, running);
+    churn_collect(5, (uint64_t)round);
+    sem_post(release);
+    pthread_join(th, NULL);
+  }
+  return child_report();
+}
+
+Test(registration, start_arg_right_after_registration, .timeout = 30.) {
+  const char *env[] = {"LD_PRELOAD=" TEST_LIBDIR "/libhook.so", NULL};
+  child_result_t *res = run_scenario("startarg_window", env);
+  ASSERT_CHILD_EXIT0(res, "start argument while the new thread sits right after its registration");
+  free(res);
+}
+
+/* ---- the constructor that runs scenarios ---- */
+
+__attribute__((constructor)) static void child_main(void) {
+  const char *scenario = getenv("CGC_TEST_CHILD");
+  if (scenario == NULL) return;
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() == 1) _exit(9);
+  alarm(60);
+  int rc;
+  if (strcmp(scenario, "startarg_window") == 0)
+    rc = child_startarg_window();
+  else
+    rc = 2;
+  fflush(stdout);
+  fflush(stderr);
+  _exit(rc);
+}
