@@ -208,10 +208,13 @@ int gc_thread_is_registered(void) { return gc__tl_ctx->registered ? 1 : 0; }
 
 static void *trampoline(void *arg) {
   gc_tctx_t *t = arg;
+  void *(*fn)(void *) = t->start_fn;
+  /* Read while still STARTING (t->start_arg is the root): once attach()
+   * makes the thread RUNNING, only its stack and registers are scanned,
+   * and this local is live across the call. */
+  void *start_arg = t->start_arg;
   unblock_stop_signal();
   attach(t, true);
-  void *(*fn)(void *) = t->start_fn;
-  void *start_arg = t->start_arg; /* from here on a root on this stack */
   t->start_arg = NULL;
   return fn(start_arg);
 }
