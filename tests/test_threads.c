@@ -738,6 +738,476 @@ Test(registration, start_arg_under_continuous_collection, .timeout = 60.) {
   cr_assert_gt(atomic_load(&collector_runs), 100);
 }
 
+/* A foreign thread: made with the system's pthread_create (found with
+ * dlsym(RTLD_NEXT), bypassing cgc's), as a library's own thread pool
+ * would be when cgc itself is dlopen'ed. */
+typedef int (*create_fn_t)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+
+static create_fn_t system_pthread_create(void) {
+  create_fn_t f = (create_fn_t)dlsym(RTLD_NEXT, "pthread_create");
+  cr_assert_not_null(f, "dlsym(RTLD_NEXT, pthread_create): %s", dlerror());
+  cr_assert_neq((void *)f, (void *)pthread_create, "RTLD_NEXT found cgc's own pthread_create");
+  return f;
+}
+
+static atomic_int foreign_state[4]; /* registered: at start, after register, after unregister */
+
+static void *foreign_registers(void *arg) {
+  (void)arg;
+  atomic_store(&foreign_state[0], gc_thread_is_registered());
+  if (gc_register_thread() != 0) terr("gc_register_thread failed");
+  if (gc_register_thread() != 0) terr("gc_register_thread (again) failed");
+  atomic_store(&foreign_state[1], gc_thread_is_registered());
+  t_node *volatile head;
+  build_on(&head, 500, 15000000);
+  forget();
+  sem_post(&s_ready);
+  sem_wait_nointr(&s_go); /* main collects: this stack is the only root */
+  tl_ok(head, 500, 15000000, "stack of a foreign thread after gc_register_thread");
+  gc_unregister_thread();
+  atomic_store(&foreign_state[2], gc_thread_is_registered());
+  gc_unregister_thread(); /* idempotent */
+  sem_post(&s_ready);
+  sem_wait_nointr(&s_go);
+  return NULL;
+}
+
+Test(registration, foreign_thread_register_and_unregister, .timeout = 30.) {
+  sem_init(&s_ready, 0, 0);
+  sem_init(&s_go, 0, 0);
+  gc_init();
+  size_t n0 = nthreads();
+  create_fn_t create = system_pthread_create();
+  for (int i = 0; i < 3; i++) atomic_store(&foreign_state[i], -1);
+  pthread_t th;
+  cr_assert_eq(create(&th, NULL, foreign_registers, NULL), 0);
+  sem_wait_nointr(&s_ready);
+  cr_assert_eq(atomic_load(&foreign_state[0]), 0, "a foreign thread is registered before it asked");
+  cr_assert_eq(atomic_load(&foreign_state[1]), 1, "gc_register_thread did not register the thread");
+  cr_assert_eq(nthreads(), n0 + 1);
+  churn_collect(20, 12);
+  sem_post(&s_go);
+  sem_wait_nointr(&s_ready);
+  cr_assert_eq(atomic_load(&foreign_state[2]), 0, "gc_unregister_thread left the thread registered");
+  cr_assert_eq(nthreads(), n0, "gc_unregister_thread did not remove the thread's context");
+  churn_collect(2, 13); /* the unregistered thread is not stopped: no hang */
+  sem_post(&s_go);
+  cr_assert_eq(pthread_join(th, NULL), 0);
+  ASSERT_NO_ERRORS();
+  T_ASSERT_HEAP_VALID();
+}
+
+static void *foreign_allocates(void *arg) {
+  (void)arg;
+  int before = gc_thread_is_registered();
+  t_node *volatile head;
+  build_on(&head, 300, 16000000); /* the first allocation registers it */
+  int after = gc_thread_is_registered();
+  if (before != 0 || after != 1) terr("foreign thread: registered %d before, %d after its first allocation", before, after);
+  forget();
+  sem_post(&s_ready);
+  sem_wait_nointr(&s_go);
+  tl_ok(head, 300, 16000000, "stack of a foreign thread registered by its first allocation");
+  return NULL; /* exits registered: cgc's key destructor unregisters it */
+}
+
+Test(registration, foreign_thread_registered_by_first_allocation, .timeout = 30.) {
+  sem_init(&s_ready, 0, 0);
+  sem_init(&s_go, 0, 0);
+  gc_init();
+  size_t n0 = nthreads();
+  create_fn_t create = system_pthread_create();
+  pthread_t th;
+  cr_assert_eq(create(&th, NULL, foreign_allocates, NULL), 0);
+  sem_wait_nointr(&s_ready);
+  cr_assert_eq(nthreads(), n0 + 1);
+  churn_collect(20, 14);
+  sem_post(&s_go);
+  cr_assert_eq(pthread_join(th, NULL), 0);
+  cr_assert(wait_nthreads(n0, 5), "the foreign thread's context outlived it (%zu, expected %zu)", nthreads(), n0);
+  churn_collect(2, 15);
+  ASSERT_NO_ERRORS();
+}
+
+/* ======================================================================
+ * Coroutine stacks (ucontext): gc_stack_register / gc_stack_switch
+ * ====================================================================== */
+
+enum { CO_STACK = 256 * 1024 };
+
+/* The contexts live in a gc_malloc'ed object (scanned memory, as cgc.h
+ * asks), rooted by a global; the stack is mmap'ed (never scanned unless
+ * registered). */
+typedef struct {
+  ucontext_t main_uc, co_uc;
+  gc_stack_t *stack;
+  char *lo;
+  int phase;
+  uint64_t base;
+  int collect_rounds; /* > 0: the coroutine collects */
+  bool on_own_stack;
+} coro_t;
+static coro_t *volatile g_co;
+
+static void co_yield_to_main(coro_t *co) {
+  gc_stack_switch(NULL);
+  swapcontext(&co->co_uc, &co->main_uc);
+}
+
+static void co_resume(coro_t *co) {
+  gc_stack_switch(co->stack);
+  swapcontext(&co->main_uc, &co->co_uc);
+}
+
+static void co_body(void) {
+  coro_t *co = g_co;
+  t_node *volatile mine;
+  co->on_own_stack = (char *)&mine >= co->lo && (char *)&mine < co->lo + CO_STACK;
+  if (co->collect_rounds > 0) {
+    /* run collections on the coroutine stack; the main stack's frames
+     * hold the only reference to main's list */
+    forget();
+    churn_collect(co->collect_rounds, 16);
+    co->phase = 1;
+    co_yield_to_main(co);
+    return;
+  }
+  build_on(&mine, 400, co->base);
+  forget();
+  co->phase = 1;
+  co_yield_to_main(co); /* suspended: `mine` is only on this stack */
+  tl_ok(mine, 400, co->base, "local of a suspended coroutine");
+  co->phase = 2;
+  co_yield_to_main(co);
+}
+
+static coro_t *co_new(int collect_rounds, uint64_t base) {
+  coro_t *co = gc_malloc(sizeof *co);
+  cr_assert_not_null(co);
+  co->lo = mmap(NULL, CO_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  cr_assert_neq((void *)co->lo, MAP_FAILED);
+  co->stack = gc_stack_register(co->lo, co->lo + CO_STACK);
+  cr_assert_not_null(co->stack, "gc_stack_register: %s", strerror(errno));
+  co->collect_rounds = collect_rounds;
+  co->base = base;
+  cr_assert_eq(getcontext(&co->co_uc), 0);
+  co->co_uc.uc_stack.ss_sp = co->lo;
+  co->co_uc.uc_stack.ss_size = CO_STACK;
+  co->co_uc.uc_link = NULL;
+  makecontext(&co->co_uc, co_body, 0);
+  g_co = co;
+  return co;
+}
+
+static void co_free(coro_t *co) {
+  gc_stack_unregister(co->stack);
+  munmap(co->lo, CO_STACK);
+  g_co = NULL;
+}
+
+Test(coroutines, suspended_coroutine_locals_survive, .timeout = 30.) {
+  coro_t *co = co_new(0, 17000000);
+  co_resume(co);
+  cr_assert_eq(co->phase, 1);
+  cr_assert(co->on_own_stack, "the coroutine does not run on its stack");
+  churn_collect(20, 17); /* on the main stack; the coroutine is suspended */
+  co_resume(co);
+  cr_assert_eq(co->phase, 2);
+  co_free(co);
+  ASSERT_NO_ERRORS();
+  T_ASSERT_HEAP_VALID();
+}
+
+static T_NOINLINE void main_side_of_reverse(void) {
+  t_node *volatile mine;
+  build_on(&mine, 400, 18000000);
+  forget();
+  coro_t *co = co_new(20, 0);
+  size_t c0 = collections();
+  co_resume(co); /* collects 20 times on the coroutine stack */
+  cr_assert_eq(co->phase, 1);
+  cr_assert_geq(collections() - c0, 20);
+  tl_ok(mine, 400, 18000000, "main stack frame while a coroutine collected");
+  co_free(co);
+}
+
+Test(coroutines, main_stack_survives_collections_run_on_a_coroutine, .timeout = 30.) {
+  main_side_of_reverse();
+  ASSERT_NO_ERRORS();
+  T_ASSERT_HEAP_VALID();
+}
+
+/* A thread that runs on a coroutine stack when the main thread stops it:
+ * the coroutine's frames (from the stopped stack pointer) and the thread's
+ * own stack (from where it switched away) are both roots. */
+static void co_spin_body(void) {
+  coro_t *co = g_co;
+  t_node *volatile mine;
+  build_on(&mine, 300, co->base + 500000);
+  forget();
+  co->on_own_stack = (char *)&mine >= co->lo && (char *)&mine < co->lo + CO_STACK;
+  sem_post(&s_ready);
+  sem_wait_nointr(&s_go); /* stopped here, on the coroutine stack */
+  tl_ok(mine, 300, co->base + 500000, "local of a running coroutine of another thread");
+  co_yield_to_main(co);
+}
+
+static void *thread_on_coroutine(void *arg) {
+  coro_t *co = arg; /* gc_malloc'ed, also rooted by g_co */
+  t_node *volatile native;
+  build_on(&native, 300, co->base);
+  forget();
+  co_resume(co);
+  tl_ok(native, 300, co->base, "own stack of a thread running a coroutine");
+  return NULL;
+}
+
+Test(coroutines, thread_stopped_while_on_a_coroutine_stack, .timeout = 30.) {
+  sem_init(&s_ready, 0, 0);
+  sem_init(&s_go, 0, 0);
+  coro_t *co = co_new(0, 19000000);
+  makecontext(&co->co_uc, co_spin_body, 0);
+  pthread_t th = spawn(thread_on_coroutine, co);
+  sem_wait_nointr(&s_ready);
+  cr_assert(co->on_own_stack);
+  churn_collect(20, 18);
+  sem_post(&s_go);
+  join(th);
+  co_free(co);
+  ASSERT_NO_ERRORS();
+}
+
+Test(coroutines, stack_register_errors) {
+  gc_init();
+  char *m = mmap(NULL, 4 * 65536, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  cr_assert_neq((void *)m, MAP_FAILED);
+  errno = 0;
+  cr_assert_null(gc_stack_register(m + 65536, m), "hi < lo accepted");
+  cr_assert_eq(errno, EINVAL);
+  errno = 0;
+  cr_assert_null(gc_stack_register(m, m), "hi == lo accepted");
+  cr_assert_eq(errno, EINVAL);
+  gc_stack_t *a = gc_stack_register(m, m + 2 * 65536);
+  cr_assert_not_null(a);
+  errno = 0;
+  cr_assert_null(gc_stack_register(m + 65536, m + 3 * 65536), "an overlapping range accepted");
+  cr_assert_eq(errno, EINVAL);
+  errno = 0;
+  cr_assert_null(gc_stack_register(m, m + 2 * 65536), "the same range accepted twice");
+  cr_assert_eq(errno, EINVAL);
+  errno = 0;
+  cr_assert_null(gc_stack_register(m + 100, m + 200), "a range inside a registered one accepted");
+  cr_assert_eq(errno, EINVAL);
+  gc_stack_t *b = gc_stack_register(m + 2 * 65536, m + 4 * 65536); /* adjacent: fine */
+  cr_assert_not_null(b);
+  gc_stack_unregister(a);
+  gc_stack_t *c = gc_stack_register(m + 65536, m + 2 * 65536); /* free again */
+  cr_assert_not_null(c);
+  gc_stack_unregister(NULL);
+  gc_stack_unregister(b);
+  gc_stack_unregister(c);
+  gc_collect();
+  munmap(m, 4 * 65536);
+}
+
+/* ======================================================================
+ * Signals: interrupted system calls restart, blocked signal masks,
+ * stray stop signals
+ * ====================================================================== */
+
+/* The context of the thread whose pthread_t is th (NULL if none). */
+static gc_tctx_t *ctx_of(pthread_t th) {
+  gc_tctx_t *r = NULL;
+  gc__lock();
+  for (gc_tctx_t *t = gc__heap.threads; t != NULL; t = t->next)
+    if (t->state == CGC_THREAD_RUNNING && pthread_equal(t->self, th)) r = t;
+  gc__unlock();
+  return r;
+}
+
+/* The system call thread `tid` is blocked in, from /proc (-1: running or
+ * unknown). */
+static long blocked_syscall(pid_t tid) {
+  char path[64], buf[256];
+  snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return -1;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return -1;
+  buf[n] = 0;
+  if (buf[0] < '0' || buf[0] > '9') return -1;
+  return strtol(buf, NULL, 10);
+}
+
+static void wait_blocked_in(pid_t tid, long nr) {
+  for (int i = 0; i < 5000; i++) {
+    if (blocked_syscall(tid) == nr) return;
+    usleep(1000);
+  }
+  cr_assert_fail("thread %d never blocked in system call %ld", (int)tid, nr);
+}
+
+typedef struct {
+  int fd;
+  atomic_int tid;
+  ssize_t result;
+  int err;
+  char buf[64];
+} reader_t;
+
+static void *blocked_reader(void *arg) {
+  reader_t *r = arg;
+  t_node *volatile mine;
+  build_on(&mine, 200, 20000000);
+  forget();
+  atomic_store(&r->tid, gettid_());
+  r->result = read(r->fd, r->buf, sizeof r->buf - 1);
+  r->err = errno;
+  tl_ok(mine, 200, 20000000, "stack of a thread blocked in read");
+  return NULL;
+}
+
+Test(signals, read_on_a_pipe_restarts_across_collections, .timeout = 30.) {
+  gc_init();
+  int p[2];
+  cr_assert_eq(pipe(p), 0);
+  static reader_t r; /* no gc pointers */
+  r.fd = p[0];
+  pthread_t th = spawn(blocked_reader, &r);
+  while (atomic_load(&r.tid) == 0) sched_yield();
+  wait_blocked_in(atomic_load(&r.tid), SYS_read);
+  gc_tctx_t *t = ctx_of(th);
+  cr_assert_not_null(t);
+  unsigned acked0 = t->stop_seq;
+  churn_collect(50, 19);
+  cr_assert_geq(t->stop_seq - acked0, 50, "the reader was not stopped by every collection (%u)", t->stop_seq - acked0);
+  cr_assert_eq(blocked_syscall(atomic_load(&r.tid)), SYS_read, "the reader is not in read() any more");
+  cr_assert_eq(write(p[1], "hello, cgc", 10), 10);
+  join(th);
+  cr_assert_eq(r.result, 10, "read returned %zd (errno %d: %s) after collections", r.result, r.err, strerror(r.err));
+  cr_assert_str_eq(r.buf, "hello, cgc");
+  close(p[0]);
+  close(p[1]);
+  ASSERT_NO_ERRORS();
+}
+
+static sem_t s_blocked;
+static atomic_int semwait_tid, semwait_result = 99, semwait_errno;
+
+static void *blocked_in_sem_wait(void *arg) {
+  (void)arg;
+  atomic_store(&semwait_tid, gettid_());
+  int rc = sem_wait(&s_blocked);
+  atomic_store(&semwait_errno, errno);
+  atomic_store(&semwait_result, rc);
+  return NULL;
+}
+
+Test(signals, sem_wait_restarts_across_collections, .timeout = 30.) {
+  gc_init();
+  sem_init(&s_blocked, 0, 0);
+  pthread_t th = spawn(blocked_in_sem_wait, NULL);
+  while (atomic_load(&semwait_tid) == 0) sched_yield();
+  wait_blocked_in(atomic_load(&semwait_tid), SYS_futex);
+  churn_collect(50, 20);
+  sem_post(&s_blocked);
+  join(th);
+  cr_assert_eq(atomic_load(&semwait_result), 0, "sem_wait failed with errno %d (%s) during collections",
+               atomic_load(&semwait_errno), strerror(atomic_load(&semwait_errno)));
+}
+
+/* Threads that block every signal still get stopped: cgc takes its stop
+ * signal out of the masks registered threads set, and a foreign thread
+ * that blocked everything before registering is unblocked when it
+ * registers. */
+static bool kernel_blocks(pid_t tid, int sig) {
+  char path[64], buf[4096];
+  snprintf(path, sizeof path, "/proc/self/task/%d/status", (int)tid);
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return true;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return true;
+  buf[n] = 0;
+  const char *b = strstr(buf, "SigBlk:");
+  if (b == NULL) return true;
+  unsigned long long mask = strtoull(b + 7, NULL, 16);
+  return (mask >> (sig - 1)) & 1;
+}
+
+static void *blocks_everything(void *arg) {
+  int how = (int)(uintptr_t)arg;
+  sigset_t all, cur;
+  sigfillset(&all);
+  if (how == 2) { /* foreign: block first, register afterwards */
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    if (gc_register_thread() != 0) terr("gc_register_thread failed");
+  } else if (how == 1) {
+    sigprocmask(SIG_SETMASK, &all, NULL);
+  } else {
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+  }
+  pthread_sigmask(SIG_BLOCK, NULL, &cur);
+  int sig = gc__world_signal();
+  if (sigismember(&cur, sig)) terr("mode %d: the stop signal is reported blocked", how);
+  if (!sigismember(&cur, SIGUSR1) || !sigismember(&cur, SIGINT)) terr("mode %d: other signals are not blocked", how);
+  if (kernel_blocks(gettid_(), sig)) terr("mode %d: the kernel's mask blocks the stop signal", how);
+  if (!kernel_blocks(gettid_(), SIGUSR1)) terr("mode %d: the kernel's mask does not block SIGUSR1", how);
+  t_node *volatile mine;
+  build_on(&mine, 300, 21000000 + (uint64_t)how * 1000);
+  forget();
+  sem_post(&s_ready);
+  sem_wait_nointr(&s_go);
+  tl_ok(mine, 300, 21000000 + (uint64_t)how * 1000, "stack of a thread that blocked every signal");
+  return NULL;
+}
+
+Test(signals, threads_blocking_every_signal_are_still_stopped, .timeout = 30.) {
+  sem_init(&s_ready, 0, 0);
+  sem_init(&s_go, 0, 0);
+  gc_init();
+  create_fn_t create = system_pthread_create();
+  pthread_t a = spawn(blocks_everything, (void *)0);
+  pthread_t b = spawn(blocks_everything, (void *)1);
+  pthread_t c;
+  cr_assert_eq(create(&c, NULL, blocks_everything, (void *)2), 0);
+  for (int i = 0; i < 3; i++) sem_wait_nointr(&s_ready);
+  ASSERT_NO_ERRORS();
+  churn_collect(20, 21);
+  for (int i = 0; i < 3; i++) sem_post(&s_go);
+  join(a);
+  join(b);
+  join(c);
+  ASSERT_NO_ERRORS();
+}
+
+/* A stop signal nobody asked for (kill, raise) returns at once. */
+static void *raises_stop_signal(void *arg) {
+  (void)arg;
+  t_node *volatile mine;
+  build_on(&mine, 100, 22000000);
+  for (int i = 0; i < 100; i++) raise(gc__world_signal());
+  tl_ok(mine, 100, 22000000, "after stray stop signals");
+  return NULL;
+}
+
+Test(signals, stray_stop_signals_are_ignored, .timeout = 30.) {
+  gc_init();
+  t_node *volatile mine;
+  build_on(&mine, 100, 23000000);
+  for (int i = 0; i < 100; i++) raise(gc__world_signal());
+  pthread_t th = spawn(raises_stop_signal, NULL);
+  for (int i = 0; i < 50; i++) {
+    pthread_kill(th, gc__world_signal());
+    gc_collect();
+  }
+  join(th);
+  churn_collect(3, 22);
+  tl_ok(mine, 100, 23000000, "main after stray stop signals");
+  ASSERT_NO_ERRORS();
+}
+
 /* ======================================================================
  * Child processes: scenarios that need their own environment (CGC_SIGNAL,
  * LD_PRELOAD) or that must die.  The program re-executes itself with
@@ -858,6 +1328,140 @@ Test(registration, start_arg_right_after_registration, .timeout = 30.) {
   free(res);
 }
 
+/* ---- CGC_SIGNAL ---- */
+
+static int child_signal(void) {
+  sem_init(&s_ready, 0, 0);
+  sem_init(&s_go, 0, 0);
+  gc_init();
+  int sig = gc__world_signal();
+  struct sigaction sa;
+  sigaction(sig, NULL, &sa);
+  printf("signal=%d installed=%d restart=%d", sig,
+         (sa.sa_flags & SA_SIGINFO) != 0 && sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN,
+         (sa.sa_flags & SA_RESTART) != 0);
+  sigaction(SIGPWR, NULL, &sa);
+  printf(" pwr_default=%d", sa.sa_handler == SIG_DFL);
+  enum { N = 3 };
+  pthread_t th[N];
+  for (int i = 0; i < N; i++)
+    if (pthread_create(&th[i], NULL, stack_holder, (void *)(uintptr_t)(24000000 + 100000 * i)) != 0) return 3;
+  for (int i = 0; i < N; i++) sem_wait_nointr(&s_ready);
+  size_t c0 = collections();
+  churn_collect(15, 23);
+  for (int i = 0; i < N; i++) sem_post(&s_go);
+  for (int i = 0; i < N; i++) pthread_join(th[i], NULL);
+  printf(" collections=%zu\n", collections() - c0);
+  return child_report();
+}
+
+typedef struct {
+  const char *env;
+  int expect; /* signal number */
+  bool invalid;
+} sigcase_t;
+
+Test(options, cgc_signal, .timeout = 60.) {
+  char rtmin2[32], num12[32];
+  snprintf(rtmin2, sizeof rtmin2, "%d", SIGRTMIN + 2);
+  snprintf(num12, sizeof num12, "%d", SIGUSR2);
+  const sigcase_t cases[] = {
+      {NULL, SIGPWR, false},
+      {"CGC_SIGNAL=SIGUSR2", SIGUSR2, false},
+      {"CGC_SIGNAL=USR1", SIGUSR1, false},
+      {"CGC_SIGNAL=RTMIN+2", SIGRTMIN + 2, false},
+      {"CGC_SIGNAL=SIGRTMIN+5", SIGRTMIN + 5, false},
+      {"CGC_SIGNAL=12", 12, false},
+      {"CGC_SIGNAL=SIGXCPU", SIGXCPU, false},
+      {"CGC_SIGNAL=KILL", SIGPWR, true},
+      {"CGC_SIGNAL=SIGSEGV", SIGPWR, true},
+      {"CGC_SIGNAL=SEGV", SIGPWR, true},
+      {"CGC_SIGNAL=STOP", SIGPWR, true},
+      {"CGC_SIGNAL=0", SIGPWR, true},
+      {"CGC_SIGNAL=9", SIGPWR, true},
+      {"CGC_SIGNAL=abc", SIGPWR, true},
+      {"CGC_SIGNAL=RTMIN+", SIGPWR, true},
+      {"CGC_SIGNAL=200", SIGPWR, true},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    const sigcase_t *c = &cases[i];
+    const char *env[] = {c->env, NULL};
+    child_result_t *res = run_scenario("signal", env);
+    const char *what = c->env ? c->env : "(no CGC_SIGNAL)";
+    ASSERT_CHILD_EXIT0(res, what);
+    int sig = -1, installed = -1, restart = -1, pwr_default = -1;
+    size_t coll = 0;
+    cr_assert_eq(sscanf(res->out, "signal=%d installed=%d restart=%d pwr_default=%d collections=%zu", &sig, &installed,
+                        &restart, &pwr_default, &coll),
+                 5, "%s: bad child output: %s", what, res->out);
+    cr_assert_eq(sig, c->expect, "%s: cgc uses signal %d, expected %d", what, sig, c->expect);
+    cr_assert_eq(installed, 1, "%s: no SA_SIGINFO handler on signal %d", what, sig);
+    cr_assert_eq(restart, 1, "%s: the stop handler lacks SA_RESTART", what);
+    if (c->expect != SIGPWR) cr_assert_eq(pwr_default, 1, "%s: SIGPWR was touched", what);
+    cr_assert_geq(coll, 15, "%s", what);
+    if (c->invalid) {
+      cr_assert_not_null(strstr(res->err, "CGC_SIGNAL"), "%s: the invalid value was not reported:\n%s", what, res->err);
+    } else {
+      cr_assert_eq(res->err_len, 0, "%s: unexpected messages:\n%s", what, res->err);
+    }
+    free(res);
+  }
+}
+
+/* ---- double free ---- */
+
+static pthread_barrier_t df_barrier;
+
+static void *free_after_barrier(void *p) {
+  pthread_barrier_wait(&df_barrier);
+  gc_free(p);
+  return NULL;
+}
+
+static int child_double_free_race(void) {
+  void *keep = gc_malloc(48); /* the span stays in use */
+  void *p = gc_malloc(48);
+  printf("p=%p keep=%p\n", p, keep);
+  fflush(stdout);
+  pthread_barrier_init(&df_barrier, NULL, 2);
+  pthread_t th;
+  if (pthread_create(&th, NULL, free_after_barrier, p) != 0) return 3;
+  free_after_barrier(p);
+  pthread_join(th, NULL);
+  return 4; /* both frees returned: the double free went unnoticed */
+}
+
+static int child_double_free_single(void) {
+  void *keep = gc_malloc(32);
+  void *p = gc_malloc(32);
+  printf("p=%p keep=%p\n", p, keep);
+  fflush(stdout);
+  gc_free(p);
+  gc_free(t_launder(p));
+  return 4;
+}
+
+static void assert_double_free_death(const char *scenario) {
+  child_result_t *res = run_scenario(scenario, NULL);
+  cr_assert(WIFSIGNALED(res->status) && WTERMSIG(res->status) == SIGABRT,
+            "%s: the child did not abort (status %#x)\nstdout:\n%s\nstderr:\n%s", scenario, res->status, res->out,
+            res->err);
+  void *p = NULL, *keep = NULL;
+  cr_assert_eq(sscanf(res->out, "p=%p keep=%p", &p, &keep), 2, "bad child output: %s", res->out);
+  char needle[64];
+  snprintf(needle, sizeof needle, "gc_free(%p)", p);
+  cr_assert_not_null(strstr(res->err, needle), "%s: the diagnostic does not name %s:\n%s", scenario, needle, res->err);
+  cr_assert_not_null(strstr(res->err, "not a live cgc object"), "%s: unexpected diagnostic:\n%s", scenario, res->err);
+  cr_assert_not_null(strstr(res->err, "freed"), "%s: the diagnostic does not say freed:\n%s", scenario, res->err);
+  free(res);
+}
+
+Test(gc_free, double_free_from_two_threads_dies, .timeout = 60.) {
+  for (int i = 0; i < 10; i++) assert_double_free_death("double_free_race");
+}
+
+Test(gc_free, double_free_in_one_thread_dies) { assert_double_free_death("double_free_single"); }
+
 /* ---- the constructor that runs scenarios ---- */
 
 __attribute__((constructor)) static void child_main(void) {
@@ -869,6 +1473,12 @@ __attribute__((constructor)) static void child_main(void) {
   int rc;
   if (strcmp(scenario, "startarg_window") == 0)
     rc = child_startarg_window();
+  else if (strcmp(scenario, "signal") == 0)
+    rc = child_signal();
+  else if (strcmp(scenario, "double_free_race") == 0)
+    rc = child_double_free_race();
+  else if (strcmp(scenario, "double_free_single") == 0)
+    rc = child_double_free_single();
   else
     rc = 2;
   fflush(stdout);
