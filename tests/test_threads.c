@@ -1209,6 +1209,332 @@ Test(signals, stray_stop_signals_are_ignored, .timeout = 30.) {
 }
 
 /* ======================================================================
+ * gc_free from many threads at once, of objects other threads allocated
+ * ====================================================================== */
+
+enum { XF_THREADS = 4, XF_CAP = 4096, XF_ITERS = 300, XF_BATCH = 24 };
+typedef struct {
+  size_t n;
+  t_node *v[XF_CAP];
+} xtable_t;
+static xtable_t *volatile g_xt; /* gc_malloc'ed; this global is its only root */
+static pthread_mutex_t g_xt_mu = PTHREAD_MUTEX_INITIALIZER;
+static atomic_ulong xf_freed_bytes, xf_freed_objs;
+
+static size_t xf_size(uint64_t id) {
+  uint64_t h = t_mix64(id);
+  if (h % 400 == 0) return 600 * T_KiB; /* large: gc_free takes the lock */
+  if (h % 10 == 0) return 1024 + (size_t)(h >> 20) % 8192;
+  return sizeof(t_node) + (size_t)(h >> 20) % 200;
+}
+
+static T_NOINLINE void xf_produce(unsigned me, uint64_t *seq) {
+  for (int k = 0; k < XF_BATCH; k++) {
+    uint64_t id = ((uint64_t)(me + 1) << 40) | (*seq)++;
+    t_node *n = tn_new(id, xf_size(id));
+    pthread_mutex_lock(&g_xt_mu);
+    xtable_t *xt = g_xt;
+    if (xt->n < XF_CAP) xt->v[xt->n++] = n;
+    pthread_mutex_unlock(&g_xt_mu);
+  }
+}
+
+static T_NOINLINE void xf_consume(unsigned me, uint64_t *rs) {
+  t_node *take[XF_BATCH];
+  size_t nt = 0;
+  pthread_mutex_lock(&g_xt_mu);
+  xtable_t *xt = g_xt;
+  size_t start = xt->n ? (size_t)(t_rand(rs) % xt->n) : 0;
+  for (size_t j = 0; j < xt->n && nt < XF_BATCH;) {
+    size_t i = (start + j) % xt->n;
+    t_node *n = xt->v[i];
+    if ((n->id >> 40) != me + 1) {
+      take[nt++] = n;
+      xt->v[i] = xt->v[--xt->n];
+      xt->v[xt->n] = NULL;
+      continue; /* look at the entry moved into i */
+    }
+    j++;
+  }
+  pthread_mutex_unlock(&g_xt_mu);
+  for (size_t k = 0; k < nt; k++) {
+    t_node *n = take[k];
+    uint64_t id = n->id, producer = id >> 40;
+    if (producer == 0 || producer > XF_THREADS || producer == me + 1) terr("gc_free table: bad id %llx", (unsigned long long)id);
+    if (!tn_ok(n, id, "object handed over for gc_free")) return;
+    size_t sz = gc_size(n);
+    gc_free(n);
+    atomic_fetch_add(&xf_freed_bytes, sz);
+    atomic_fetch_add(&xf_freed_objs, 1);
+  }
+}
+
+static void *xfree_worker(void *arg) {
+  unsigned me = (unsigned)(uintptr_t)arg;
+  uint64_t seq = 0, rs = me * 77 + 1;
+  for (int it = 0; it < XF_ITERS && atomic_load(&err_count) == 0; it++) {
+    xf_produce(me, &seq);
+    xf_consume(me, &rs);
+    if (it % 50 == 0) th_churn(256 * T_KiB, me * 1000 + (uint64_t)it);
+  }
+  return NULL;
+}
+
+Test(gc_free, many_threads_free_each_others_objects, .timeout = 60.) {
+  gc_init();
+  g_xt = gc_malloc(sizeof(xtable_t));
+  cr_assert_not_null(g_xt);
+  gc_stats_t s0 = t_stats();
+  pthread_t col = spawn(collector_loop, (void *)(uintptr_t)300);
+  pthread_t th[XF_THREADS];
+  for (unsigned i = 0; i < XF_THREADS; i++) th[i] = spawn(xfree_worker, (void *)(uintptr_t)i);
+  for (unsigned i = 0; i < XF_THREADS; i++) join(th[i]);
+  atomic_store(&collector_stop, 1);
+  join(col);
+  ASSERT_NO_ERRORS();
+  gc_stats_t s1 = t_stats();
+  cr_assert_gt(atomic_load(&xf_freed_objs), XF_THREADS * XF_ITERS * XF_BATCH / 2, "only %lu objects were freed",
+               atomic_load(&xf_freed_objs));
+  cr_assert_eq(s1.freed_bytes - s0.freed_bytes, atomic_load(&xf_freed_bytes), "freed_bytes counts %zu, the threads freed %lu",
+               s1.freed_bytes - s0.freed_bytes, atomic_load(&xf_freed_bytes));
+  cr_assert_gt(s1.collections - s0.collections, 5);
+  t_collect();
+  xtable_t *xt = g_xt;
+  for (size_t i = 0; i < xt->n; i++) cr_assert(tn_ok(xt->v[i], xt->v[i]->id, "left in the table"), "%s", err_msg);
+  T_ASSERT_HEAP_VALID();
+  cr_log_info("%lu objects freed across threads, %zu collections", atomic_load(&xf_freed_objs),
+              s1.collections - s0.collections);
+}
+
+/* ======================================================================
+ * Thread churn: hundreds of short-lived detached threads, pthread_exit,
+ * cancellation, threads exiting while collections run
+ * ====================================================================== */
+
+static sem_t s_slots;
+static atomic_int short_done;
+
+static void *short_lived(void *arg) {
+  uint64_t i = (uint64_t)(uintptr_t)arg;
+  size_t count = 20 + (size_t)(i % 100);
+  t_node *volatile l;
+  build_on(&l, count, 30000000 + i * 1000);
+  if (i % 7 == 0) th_churn(64 * T_KiB, i);
+  if (i % 16 == 0) gc_collect();
+  tl_ok(l, count, 30000000 + i * 1000, "short-lived detached thread");
+  atomic_fetch_add(&short_done, 1);
+  sem_post(&s_slots);
+  if (i % 2) pthread_exit(NULL);
+  return NULL;
+}
+
+Test(thread_churn, hundreds_of_short_lived_detached_threads, .timeout = 60.) {
+  gc_init();
+  size_t n0 = nthreads();
+  t_node *volatile mine;
+  build_on(&mine, 1000, 29000000);
+  sem_init(&s_slots, 0, 12);
+  pthread_attr_t at;
+  pthread_attr_init(&at);
+  pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+  enum { N = 500 };
+  size_t c0 = collections();
+  for (int i = 0; i < N; i++) {
+    sem_wait_nointr(&s_slots);
+    pthread_t th;
+    int rc = pthread_create(&th, &at, short_lived, (void *)(uintptr_t)i);
+    cr_assert_eq(rc, 0, "pthread_create #%d: %s", i, strerror(rc));
+    if (i % 25 == 0) {
+      th_churn(256 * T_KiB, (uint64_t)i);
+      gc_collect();
+    }
+  }
+  pthread_attr_destroy(&at);
+  for (int i = 0; i < 20000 && atomic_load(&short_done) < N; i++) usleep(1000);
+  cr_assert_eq(atomic_load(&short_done), N);
+  cr_assert(wait_nthreads(n0, 10), "%zu thread contexts left after every detached thread ended (expected %zu)",
+            nthreads(), n0);
+  churn_collect(3, 24);
+  cr_log_info("%zu collections", collections() - c0);
+  tl_ok(mine, 1000, 29000000, "main");
+  ASSERT_NO_ERRORS();
+  T_ASSERT_HEAP_VALID();
+}
+
+typedef struct {
+  t_node *head;
+  size_t count;
+  uint64_t base;
+} held_t;
+
+static atomic_int cancel_blocked, cancel_cleanups;
+static sem_t s_never;
+static int cancel_pipe[2];
+
+static void cancel_cleanup(void *arg) {
+  held_t *h = arg;
+  tl_ok(h->head, h->count, h->base, "list held by a cancelled thread, in its cleanup handler");
+  atomic_fetch_add(&cancel_cleanups, 1);
+}
+
+static void *cancellable(void *arg) {
+  unsigned i = (unsigned)(uintptr_t)arg;
+  held_t h = {NULL, 50 + i, 31000000 + (uint64_t)i * 1000};
+  t_node *volatile l;
+  build_on(&l, h.count, h.base);
+  h.head = l;
+  pthread_cleanup_push(cancel_cleanup, &h);
+  forget();
+  atomic_fetch_add(&cancel_blocked, 1);
+  char c;
+  struct timespec ts = {10, 0};
+  switch (i % 4) {
+  case 0:
+    for (;;) pause();
+  case 1:
+    for (;;) sem_wait(&s_never);
+  case 2:
+    for (;;)
+      if (read(cancel_pipe[0], &c, 1) != -1 || errno != EINTR) break;
+    break;
+  default:
+    for (;;) nanosleep(&ts, NULL); /* returns EINTR at each collection */
+  }
+  pthread_cleanup_pop(0);
+  terr("cancellable thread %u left its cancellation point", i);
+  return NULL;
+}
+
+Test(thread_churn, cancelled_threads_holding_objects, .timeout = 30.) {
+  gc_init();
+  size_t n0 = nthreads();
+  sem_init(&s_never, 0, 0);
+  cr_assert_eq(pipe(cancel_pipe), 0);
+  t_node *volatile mine;
+  build_on(&mine, 500, 32000000);
+  enum { N = 40 };
+  pthread_t th[N];
+  for (unsigned i = 0; i < N; i++) th[i] = spawn(cancellable, (void *)(uintptr_t)i);
+  while (atomic_load(&cancel_blocked) < N) usleep(1000);
+  usleep(10000);
+  churn_collect(5, 25);
+  pthread_t col = spawn(collector_loop, (void *)(uintptr_t)100);
+  for (unsigned i = 0; i < N; i++) {
+    cr_assert_eq(pthread_cancel(th[i]), 0);
+    if (i % 8 == 0) gc_collect();
+  }
+  for (unsigned i = 0; i < N; i++) cr_assert_eq(join(th[i]), PTHREAD_CANCELED, "thread %u was not cancelled", i);
+  atomic_store(&collector_stop, 1);
+  join(col);
+  cr_assert_eq(atomic_load(&cancel_cleanups), N);
+  cr_assert(wait_nthreads(n0, 10), "%zu thread contexts left after the cancelled threads ended (expected %zu)",
+            nthreads(), n0);
+  churn_collect(3, 26);
+  tl_ok(mine, 500, 32000000, "main");
+  ASSERT_NO_ERRORS();
+  T_ASSERT_HEAP_VALID();
+}
+
+/* Deterministic: pthread_cancel of a thread that is stopped (inside a
+ * cancellable system call) must not let it run -- its cleanup handlers
+ * run only once the world restarts, and it is stoppable afterwards. */
+static atomic_int stopped_cleanup_ran;
+static atomic_int stopped_blocked;
+
+static void note_cleanup(void *arg) {
+  (void)arg;
+  atomic_store(&stopped_cleanup_ran, 1);
+}
+
+static void *pauses_forever(void *arg) {
+  (void)arg;
+  pthread_cleanup_push(note_cleanup, NULL);
+  atomic_store(&stopped_blocked, 1);
+  for (;;) pause();
+  pthread_cleanup_pop(0);
+  return NULL;
+}
+
+Test(thread_churn, cancelling_a_stopped_thread_waits_for_the_restart, .timeout = 30.) {
+  gc_init();
+  size_t n0 = nthreads();
+  pthread_t th = spawn(pauses_forever, NULL);
+  while (!atomic_load(&stopped_blocked)) usleep(1000);
+  usleep(20000);
+  gc__lock();
+  gc__world_stop();
+  int rc = pthread_cancel(th);
+  usleep(100000);
+  int ran_while_stopped = atomic_load(&stopped_cleanup_ran);
+  gc__world_start();
+  gc__unlock();
+  cr_assert_eq(rc, 0);
+  cr_assert_eq(join(th), PTHREAD_CANCELED);
+  cr_assert_eq(ran_while_stopped, 0, "a stopped thread ran its cancellation cleanup handler while the world was stopped");
+  cr_assert(wait_nthreads(n0, 5), "the cancelled thread's context is left (%zu, expected %zu)", nthreads(), n0);
+  churn_collect(3, 27); /* would wait for ever on a thread left with the stop signal blocked */
+}
+
+/* Threads end (return, pthread_exit, after gc_unregister_thread, after
+ * unregistering and allocating again) while another thread collects back
+ * to back. */
+static void *exits_soon(void *arg) {
+  uint64_t i = (uint64_t)(uintptr_t)arg;
+  t_node *volatile l;
+  build_on(&l, 10, 33000000 + i * 100);
+  tl_ok(l, 10, 33000000 + i * 100, "thread exiting during collections");
+  switch (i % 5) {
+  case 0:
+    gc_unregister_thread();
+    break;
+  case 1:
+    gc_unregister_thread();
+    build_on(&l, 5, 33000000 + i * 100 + 50); /* registers again */
+    if (!gc_thread_is_registered()) terr("allocating did not register the thread again");
+    tl_ok(l, 5, 33000000 + i * 100 + 50, "re-registered thread");
+    break;
+  case 2:
+    pthread_exit(NULL);
+  default:
+    break;
+  }
+  return NULL;
+}
+
+Test(thread_churn, threads_exit_while_collections_run, .timeout = 60.) {
+  gc_init();
+  size_t n0 = nthreads();
+  t_node *volatile mine;
+  build_on(&mine, 500, 34000000);
+  pthread_t col = spawn(collector_loop, (void *)(uintptr_t)10);
+  pthread_attr_t det;
+  pthread_attr_init(&det);
+  pthread_attr_setdetachstate(&det, PTHREAD_CREATE_DETACHED);
+  enum { N = 1000, INFLIGHT = 8 };
+  pthread_t th[INFLIGHT];
+  for (int i = 0; i < N; i++) {
+    if (i % 2) {
+      pthread_t d;
+      cr_assert_eq(pthread_create(&d, &det, exits_soon, (void *)(uintptr_t)i), 0);
+      continue;
+    }
+    int k = (i / 2) % INFLIGHT;
+    if (i / 2 >= INFLIGHT) join(th[k]);
+    th[k] = spawn(exits_soon, (void *)(uintptr_t)i);
+  }
+  for (int k = 0; k < INFLIGHT; k++) join(th[k]);
+  pthread_attr_destroy(&det);
+  cr_assert(wait_nthreads(n0 + 1, 10), "%zu thread contexts left (expected %zu)", nthreads(), n0 + 1);
+  atomic_store(&collector_stop, 1);
+  join(col);
+  cr_log_info("%lu collections while %d threads came and went", atomic_load(&collector_runs), N);
+  cr_assert_gt(atomic_load(&collector_runs), 50);
+  tl_ok(mine, 500, 34000000, "main");
+  ASSERT_NO_ERRORS();
+  T_ASSERT_HEAP_VALID();
+}
+
+/* ======================================================================
  * Child processes: scenarios that need their own environment (CGC_SIGNAL,
  * LD_PRELOAD) or that must die.  The program re-executes itself with
  * CGC_TEST_CHILD naming the scenario; a constructor runs it before
