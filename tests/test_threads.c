@@ -10,7 +10,9 @@
  * are held by exactly one reference of the kind under test -- no copy in a
  * global or in system-malloc memory; helpers that build them are noinline
  * and return nothing, and the holder scrubs its dead stack and zeroes its
- * caller-saved registers (forget()) before the collections run.  A
+ * caller-saved registers (forget()) before the collections run; a holder
+ * thread also hands its cached spans back first (let_go()), since a
+ * collection never sweeps spans another thread still allocates from.  A
  * reclaimed object loses its alloc bit at once (gc_base no longer returns
  * it) and its slot is reused and stomped by the garbage that the
  * collecting thread allocates (th_churn), so every check reads every
@@ -197,6 +199,17 @@ static T_NOINLINE void clobber_scratch_registers(void) {
 static T_NOINLINE void forget(void) {
   t_scrub_stack();
   clobber_scratch_registers();
+}
+
+/* A holder thread lets go of what it could hide behind: a collection
+ * sweeps only spans that no other thread caches (internal.h, I2), so an
+ * object in a span its allocating thread still owns is never reclaimed by
+ * another thread's collection, rooted or not -- a test of that thread's
+ * roots could not fail.  A collection run by the holder itself hands its
+ * spans back; then forget(). */
+static T_NOINLINE void let_go(void) {
+  gc_collect();
+  forget();
 }
 
 static void sem_wait_nointr(sem_t *s) {
@@ -594,7 +607,7 @@ static void *stack_holder(void *arg) {
   uint64_t base = (uint64_t)(uintptr_t)arg;
   t_node *volatile heads[8];
   for (int i = 0; i < 8; i++) build_on(&heads[i], 200, base + (uint64_t)i * 1000);
-  forget();
+  let_go();
   sem_post(&s_ready);
   sem_wait_nointr(&s_go);
   for (int i = 0; i < 8; i++) tl_ok(heads[i], 200, base + (uint64_t)i * 1000, "thread stack");
@@ -660,6 +673,7 @@ static void *register_holder(void *arg) {
   (void)arg;
   t_node *slots[5];
   fill_slots(slots, 5, 7000000);
+  gc_collect(); /* hand this thread's spans back (see let_go) */
   t_scrub_stack();
   spin_with_heads_in_registers(slots);
   for (int i = 0; i < 5; i++) tl_ok(slots[i], 150, 7000000 + (uint64_t)i * 1000, "callee-saved register");
@@ -693,7 +707,7 @@ static T_NOINLINE void tls_check(const char *where) {
 
 static void *tls_holder(void *arg) {
   tls_fill((uint64_t)(uintptr_t)arg);
-  forget();
+  let_go();
   sem_post(&s_ready);
   sem_wait_nointr(&s_go);
   tls_check("__thread variable of a non-main thread");
@@ -784,7 +798,7 @@ static void *libtls_holder(void *arg) {
   sem_wait_nointr(&s_loaded); /* the library is loaded after this thread started */
   libtls_fill(base);
   atomic_store(&libtls_block_static, in_static_tls(g_libtls.block()));
-  forget();
+  let_go();
   sem_post(&s_ready);
   sem_wait_nointr(&s_go);
   libtls_check(base, "dlopen'ed library's __thread variable, non-main thread");
@@ -890,7 +904,7 @@ static atomic_int spec_thread_shadow_clear = -1;
 static void *specific_holder(void *arg) {
   uint64_t base = (uint64_t)(uintptr_t)arg;
   specific_fill(base);
-  forget();
+  let_go();
   sem_post(&s_ready);
   sem_wait_nointr(&s_go);
   specific_check(base, "pthread_setspecific value of a non-main thread");
@@ -953,7 +967,7 @@ static T_NOINLINE void set_dkey(void) { pthread_setspecific(g_dkey, tl_new(300, 
 static void *dtor_thread(void *arg) {
   (void)arg;
   set_dkey();
-  forget();
+  let_go();
   return NULL;
 }
 
@@ -1094,7 +1108,7 @@ static void *foreign_registers(void *arg) {
   atomic_store(&foreign_state[1], gc_thread_is_registered());
   t_node *volatile head;
   build_on(&head, 500, 15000000);
-  forget();
+  let_go();
   sem_post(&s_ready);
   sem_wait_nointr(&s_go); /* main collects: this stack is the only root */
   tl_ok(head, 500, 15000000, "stack of a foreign thread after gc_register_thread");
@@ -1138,7 +1152,7 @@ static void *foreign_allocates(void *arg) {
   build_on(&head, 300, 16000000); /* the first allocation registers it */
   int after = gc_thread_is_registered();
   if (before != 0 || after != 1) terr("foreign thread: registered %d before, %d after its first allocation", before, after);
-  forget();
+  let_go();
   sem_post(&s_ready);
   sem_wait_nointr(&s_go);
   tl_ok(head, 300, 16000000, "stack of a foreign thread registered by its first allocation");
@@ -1278,7 +1292,7 @@ static void co_spin_body(void) {
   coro_t *co = g_co;
   t_node *volatile mine;
   build_on(&mine, 300, co->base + 500000);
-  forget();
+  let_go();
   co->on_own_stack = (char *)&mine >= co->lo && (char *)&mine < co->lo + CO_STACK;
   sem_post(&s_ready);
   sem_wait_nointr(&s_go); /* stopped here, on the coroutine stack */
@@ -1394,7 +1408,7 @@ static void *blocked_reader(void *arg) {
   reader_t *r = arg;
   t_node *volatile mine;
   build_on(&mine, 200, 20000000);
-  forget();
+  let_go();
   atomic_store(&r->tid, gettid_());
   r->result = read(r->fd, r->buf, sizeof r->buf - 1);
   r->err = errno;
@@ -1490,7 +1504,7 @@ static void *blocks_everything(void *arg) {
   if (!kernel_blocks(gettid_(), SIGUSR1)) terr("mode %d: the kernel's mask does not block SIGUSR1", how);
   t_node *volatile mine;
   build_on(&mine, 300, 21000000 + (uint64_t)how * 1000);
-  forget();
+  let_go();
   sem_post(&s_ready);
   sem_wait_nointr(&s_go);
   tl_ok(mine, 300, 21000000 + (uint64_t)how * 1000, "stack of a thread that blocked every signal");
@@ -1718,7 +1732,7 @@ static void *cancellable(void *arg) {
   build_on(&l, h.count, h.base);
   h.head = l;
   pthread_cleanup_push(cancel_cleanup, &h);
-  forget();
+  let_go();
   atomic_fetch_add(&cancel_blocked, 1);
   char c;
   struct timespec ts = {10, 0};
