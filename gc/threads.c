@@ -182,10 +182,23 @@ static void detach(gc_tctx_t *t) {
   free_ctx(t);
 }
 
-/* Thread-specific-data destructor: runs however the thread ends. */
+/* Thread-specific-data destructor: runs however the thread ends.  glibc
+ * calls the destructors of all keys in key order, in up to
+ * PTHREAD_DESTRUCTOR_ITERATIONS rounds; cgc's key is created before the
+ * program's, so detaching in the first round would run every later key's
+ * destructor on an unregistered thread (its stack, and the value handed
+ * to the destructor, no longer roots).  Re-arm the key until the last
+ * round. */
+static __thread unsigned exit_rounds;
+
 static void thread_exit(void *arg) {
   gc_tctx_t *t = arg;
-  if (t != NULL && t == gc__tl_ctx) detach(t);
+  if (t == NULL || t != gc__tl_ctx) return;
+  if (++exit_rounds < PTHREAD_DESTRUCTOR_ITERATIONS) {
+    real_setspecific(gc__heap.tkey, t);
+    return;
+  }
+  detach(t);
 }
 
 int gc_register_thread(void) {
@@ -207,10 +220,13 @@ int gc_thread_is_registered(void) { return gc__tl_ctx->registered ? 1 : 0; }
 
 static void *trampoline(void *arg) {
   gc_tctx_t *t = arg;
+  void *(*fn)(void *) = t->start_fn;
+  /* Read while still STARTING (t->start_arg is the root): once attach()
+   * makes the thread RUNNING, only its stack and registers are scanned,
+   * and this local is live across the call. */
+  void *start_arg = t->start_arg;
   unblock_stop_signal();
   attach(t, true);
-  void *(*fn)(void *) = t->start_fn;
-  void *start_arg = t->start_arg; /* from here on a root on this stack */
   t->start_arg = NULL;
   return fn(start_arg);
 }

@@ -91,6 +91,15 @@ void gc__world_init(void) {
   sigdelset(&sa.sa_mask, SIGBUS);
   sigdelset(&sa.sa_mask, SIGILL);
   sigdelset(&sa.sa_mask, SIGFPE);
+  /* ... nor glibc's cancellation signal, which sigfillset leaves out (and
+   * sigaddset refuses): a thread stopped inside a cancellable system call
+   * has asynchronous cancellation enabled, and pthread_cancel would unwind
+   * it out of this handler while the world is stopped -- running its
+   * cleanup handlers during the collection, and exiting with the stop
+   * signal still blocked, so the next stop waits for it for ever.  Blocked
+   * here, the cancellation is acted on once the handler returns. */
+  sa.sa_mask.__val[(__SIGRTMIN - 1) / (8 * sizeof sa.sa_mask.__val[0])] |=
+      1ul << ((__SIGRTMIN - 1) % (8 * sizeof sa.sa_mask.__val[0]));
   if (sigaction(stop_signal, &sa, NULL) != 0) gc__fatal("cannot install the stop signal handler for signal %d", stop_signal);
 }
 

@@ -5,7 +5,7 @@
 # test runs in its own process, so a test may set CGC_* options with
 # setenv() before its first cgc call.
 
-EXTRA_DIST += tests/common.h tests/common.c tests/libroot.c
+EXTRA_DIST += tests/common.h tests/common.c tests/libroot.c tests/libtls.c tests/libhook.c
 
 if HAVE_CRITERION
 
@@ -23,6 +23,21 @@ tests_libroot_la_SOURCES = tests/libroot.c
 tests_libroot_la_CFLAGS = $(AM_CFLAGS)
 tests_libroot_la_LDFLAGS = -module -avoid-version -rpath /nowhere
 
+# A plugin that test_threads dlopen()s after its threads started: its
+# general-dynamic __thread variables are roots (found through each
+# thread's DTV).  It does not link cgc.
+check_LTLIBRARIES += tests/libtls.la
+tests_libtls_la_SOURCES = tests/libtls.c
+tests_libtls_la_CFLAGS = $(AM_CFLAGS)
+tests_libtls_la_LDFLAGS = -module -avoid-version -rpath /nowhere
+
+# LD_PRELOADed into a test_threads child: parks a new thread right after
+# cgc registered it (see the file).  It does not link cgc.
+check_LTLIBRARIES += tests/libhook.la
+tests_libhook_la_SOURCES = tests/libhook.c
+tests_libhook_la_CFLAGS = $(AM_CFLAGS)
+tests_libhook_la_LDFLAGS = -module -avoid-version -rpath /nowhere
+
 cgc_tests = \
 	tests/test_api \
 	tests/test_death \
@@ -31,7 +46,8 @@ cgc_tests = \
 	tests/test_sizes \
 	tests/test_options \
 	tests/test_stress \
-	tests/test_mark
+	tests/test_mark \
+	tests/test_threads
 
 check_PROGRAMS += $(cgc_tests)
 TESTS += $(cgc_tests)
@@ -85,5 +101,14 @@ tests_test_mark_CPPFLAGS = $(cgc_test_cppflags)
 tests_test_mark_CFLAGS = $(cgc_test_cflags)
 tests_test_mark_LDADD = $(cgc_test_ldadd)
 tests_test_mark_LDFLAGS = $(cgc_test_ldflags)
+
+# test_threads dlopen()s tests/.libs/libtls.so and preloads libhook.so
+# into children: build them first.
+tests_test_threads_SOURCES = tests/test_threads.c $(cgc_test_common)
+tests_test_threads_CPPFLAGS = $(cgc_test_cppflags)
+tests_test_threads_CFLAGS = $(cgc_test_cflags)
+tests_test_threads_LDADD = $(cgc_test_ldadd)
+tests_test_threads_LDFLAGS = $(cgc_test_ldflags)
+tests_test_threads_DEPENDENCIES = libcgc.la tests/libtls.la tests/libhook.la
 
 endif HAVE_CRITERION
