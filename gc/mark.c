@@ -852,6 +852,15 @@ void gc__mark_force_parallel(bool on) {
 void gc__mark_atfork_child(void) {
   gc_mark_state_t *st = gc__heap.mark;
   if (st == NULL) return;
+  /* A helper of the parent may have been between its last steps of the
+   * previous phase (its deque indices half updated) when fork copied the
+   * memory: the helpers' deques start empty in the child. */
+  for (unsigned i = 1; i <= st->nhelpers; i++) {
+    gc_marker_t *mk = &st->m[i];
+    gc__store(&mk->top, 0);
+    gc__store(&mk->split, 0);
+    mk->bottom = 0;
+  }
   st->nhelpers = 0;
   st->spawn_failed = false;
   init_idle(st);
