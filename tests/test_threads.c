@@ -26,6 +26,7 @@
 
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <semaphore.h>
@@ -1824,6 +1825,43 @@ Test(thread_churn, cancelling_a_stopped_thread_waits_for_the_restart, .timeout =
   cr_assert_eq(ran_while_stopped, 0, "a stopped thread ran its cancellation cleanup handler while the world was stopped");
   cr_assert(wait_nthreads(n0, 5), "the cancelled thread's context is left (%zu, expected %zu)", nthreads(), n0);
   churn_collect(3, 27); /* would wait for ever on a thread left with the stop signal blocked */
+}
+
+/* A key destructor that defers itself to the last round (re-setting its
+ * value, as cgc's own does) and allocates there, after cgc let go of the
+ * thread: the allocation registers the thread again, and no destructor
+ * round is left to unregister it.  The thread then ends registered;
+ * collections must not wait for it for ever (nor signal a dead thread). */
+static pthread_key_t g_late_key;
+static atomic_int late_rounds, late_registered = -1;
+
+static void late_dtor(void *v) {
+  if (atomic_fetch_add(&late_rounds, 1) + 1 < PTHREAD_DESTRUCTOR_ITERATIONS) {
+    pthread_setspecific(g_late_key, v);
+    return;
+  }
+  t_node *volatile n = tn_new(45000000, 64); /* registers the thread again */
+  (void)n;
+  atomic_store(&late_registered, gc_thread_is_registered());
+}
+
+static void *sets_late_key(void *arg) {
+  pthread_setspecific(g_late_key, arg);
+  return NULL;
+}
+
+Test(thread_churn, thread_registered_again_in_its_last_destructor_round, .timeout = 30.) {
+  gc_init();
+  cr_assert_eq(pthread_key_create(&g_late_key, late_dtor), 0);
+  pthread_t th = spawn(sets_late_key, (void *)1);
+  join(th);
+  cr_assert_eq(atomic_load(&late_rounds), PTHREAD_DESTRUCTOR_ITERATIONS);
+  cr_log_info("registered after allocating in the last destructor round: %d", atomic_load(&late_registered));
+  uint64_t t0 = gc__now_ns();
+  churn_collect(5, 29);
+  double secs = (double)(gc__now_ns() - t0) / 1e9;
+  cr_assert_lt(secs, 5.0, "5 collections took %.1f s: they waited for a thread that had ended", secs);
+  T_ASSERT_HEAP_VALID();
 }
 
 /* Threads end (return, pthread_exit, after gc_unregister_thread, after
