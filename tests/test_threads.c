@@ -1861,6 +1861,12 @@ Test(thread_churn, thread_registered_again_in_its_last_destructor_round, .timeou
   churn_collect(5, 29);
   double secs = (double)(gc__now_ns() - t0) / 1e9;
   cr_assert_lt(secs, 5.0, "5 collections took %.1f s: they waited for a thread that had ended", secs);
+  size_t running = 0;
+  gc__lock();
+  for (gc_tctx_t *t = gc__heap.threads; t != NULL; t = t->next)
+    if (t != gc__tl_ctx && t->state == CGC_THREAD_RUNNING) running++;
+  gc__unlock();
+  cr_assert_eq(running, 0, "the ended thread is still scanned and signalled as running");
   T_ASSERT_HEAP_VALID();
 }
 
