@@ -1833,7 +1833,7 @@ Test(thread_churn, cancelling_a_stopped_thread_waits_for_the_restart, .timeout =
  * round is left to unregister it.  The thread then ends registered;
  * collections must not wait for it for ever (nor signal a dead thread). */
 static pthread_key_t g_late_key;
-static atomic_int late_rounds, late_registered = -1;
+static atomic_int late_rounds, late_registered = -1, late_tid;
 
 static void late_dtor(void *v) {
   if (atomic_fetch_add(&late_rounds, 1) + 1 < PTHREAD_DESTRUCTOR_ITERATIONS) {
@@ -1843,6 +1843,7 @@ static void late_dtor(void *v) {
   t_node *volatile n = tn_new(45000000, 64); /* registers the thread again */
   (void)n;
   atomic_store(&late_registered, gc_thread_is_registered());
+  atomic_store(&late_tid, gettid_());
 }
 
 static void *sets_late_key(void *arg) {
@@ -1864,7 +1865,7 @@ Test(thread_churn, thread_registered_again_in_its_last_destructor_round, .timeou
   size_t running = 0;
   gc__lock();
   for (gc_tctx_t *t = gc__heap.threads; t != NULL; t = t->next)
-    if (t != gc__tl_ctx && t->state == CGC_THREAD_RUNNING) running++;
+    if (t->state == CGC_THREAD_RUNNING && t->tid == (pid_t)atomic_load(&late_tid)) running++;
   gc__unlock();
   cr_assert_eq(running, 0, "the ended thread is still scanned and signalled as running");
   T_ASSERT_HEAP_VALID();
