@@ -321,6 +321,7 @@ typedef struct gc_tctx {
   bool registered;          /* false only for the shared empty sentinel */
   int state;                /* CGC_THREAD_* */
   pthread_t self;
+  pid_t tid;                /* kernel thread id: the stop signal goes there */
   uintptr_t tp;             /* thread pointer: TCB, static TLS below it */
   uintptr_t stack_lo;       /* the thread's own stack, [stack_lo, stack_base) */
   uintptr_t stack_base;

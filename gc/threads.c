@@ -41,6 +41,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 typedef int (*create_fn_t)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
 typedef int (*setspecific_fn_t)(pthread_key_t, const void *);
@@ -139,6 +141,7 @@ static void attach(gc_tctx_t *t, bool linked) {
   gc__lock();
   t->registered = true;
   t->self = pthread_self();
+  t->tid = (pid_t)syscall(SYS_gettid);
   t->tp = (uintptr_t)t->self; /* glibc x86-64: pthread_t is the thread pointer */
   t->stack_lo = lo;
   t->stack_base = base;
@@ -342,6 +345,7 @@ static void fork_child(void) {
   }
   if (self->registered) {
     self->self = pthread_self();
+    self->tid = (pid_t)syscall(SYS_gettid);
     self->tp = (uintptr_t)self->self;
   }
   gc__world_atfork_child();

@@ -103,6 +103,22 @@ void gc__world_init(void) {
   if (sigaction(stop_signal, &sa, NULL) != 0) gc__fatal("cannot install the stop signal handler for signal %d", stop_signal);
 }
 
+/* Send sig to registered thread t by its kernel thread id.  Not
+ * pthread_kill: since glibc 2.34 it returns 0 without sending anything to
+ * a thread that has exited (and reads its struct pthread, which may be
+ * gone), so a thread that ended registered would never be told apart
+ * from one that does not answer.  0, or an errno value. */
+static int signal_thread(const gc_tctx_t *t, int sig) {
+  return syscall(SYS_tgkill, (pid_t)getpid(), t->tid, sig) == 0 ? 0 : errno;
+}
+
+/* A thread that ended registered: never scanned (its stack may be gone)
+ * or signalled again. */
+static void forget_gone(gc_tctx_t *t) {
+  t->state = CGC_THREAD_STARTING;
+  t->start_arg = NULL;
+}
+
 /* Signal every RUNNING thread but the caller; wait until all of them
  * acknowledged.  A thread that cannot be signalled (ESRCH: it ended
  * without unregistering) is skipped.  Complains, once, about a thread that
@@ -114,7 +130,11 @@ static void stop_others(void) {
   size_t pending = 0;
   for (gc_tctx_t *t = gc__heap.threads; t != NULL; t = t->next) {
     if (t == self || t->state != CGC_THREAD_RUNNING) continue;
-    if (pthread_kill(t->self, stop_signal) == 0) pending++;
+    int err = signal_thread(t, stop_signal);
+    if (err == 0)
+      pending++;
+    else if (err == ESRCH)
+      forget_gone(t);
   }
   bool warned = false;
   uint64_t t0 = gc__now_ns();
@@ -132,9 +152,8 @@ static void stop_others(void) {
     size_t waiting = 0;
     for (gc_tctx_t *t = gc__heap.threads; t != NULL; t = t->next) {
       if (t == self || t->state != CGC_THREAD_RUNNING || AO_int_load(&t->stop_seq) == seq) continue;
-      if (pthread_kill(t->self, 0) == ESRCH) {
-        t->state = CGC_THREAD_STARTING; /* gone: never scanned or signalled again */
-        t->start_arg = NULL;
+      if (signal_thread(t, 0) == ESRCH) {
+        forget_gone(t);
         continue;
       }
       waiting++;
