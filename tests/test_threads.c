@@ -299,7 +299,7 @@ static table_t *volatile g_table; /* gc_malloc'ed; its only root */
 static pthread_mutex_t g_table_mu = PTHREAD_MUTEX_INITIALIZER;
 static atomic_uint_least64_t g_ids = (uint64_t)1 << 36;
 static atomic_int st_pending;   /* stress threads not finished */
-static atomic_ulong st_handoffs, st_spawned, st_freed, st_taken;
+static atomic_ulong st_spawned, st_freed, st_taken;
 static __thread lref_t tls_lists[ST_SLOTS];
 
 static uint64_t new_idbase(void) { return atomic_fetch_add(&g_ids, (uint64_t)1 << 16) + ((uint64_t)1 << 15); }
