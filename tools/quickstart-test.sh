@@ -45,6 +45,7 @@ run_build() { # name, then configure arguments
   (cd "$dir" && make -j"$jobs" >/dev/null && make -j"$jobs" check) || rc=$?
   count_results "$dir"
   if [ $rc -ne 0 ]; then
+    failed=$((failed + 1)) # the build or a test program failed (maybe before any test ran)
     echo "== $name: FAILED; logs:"; for f in "$dir"/tests/*.log "$dir"/examples/*.log; do
       [ -f "$f" ] && grep -qaE "FAIL|Crash|crash|Assert|ERROR" "$f" && { echo "--- $f"; tail -n 40 "$f"; }
     done
