@@ -16,11 +16,11 @@
  *               acknowledges the value it reads, once (t->stop_seq).
  *   resume_seq  set to stop_seq by the collector when the world may run.
  *               A handler waits while resume_seq != the value it acked.
- * A thread is signalled at most once per stop and the signal is blocked
- * while its handler runs, so a handler still waking from the previous
- * stop finishes before the next stop's handler starts: one sem_post per
- * signal sent.  A stop signal that arrives when no stop is in progress
- * (sent by someone else) returns at once.
+ * The collector waits until every thread's own acknowledgement equals
+ * stop_seq; sem_post only wakes it (posts are not counted), and a thread
+ * silent for 100 ms is signalled again, so neither a late or stray answer
+ * nor a lost signal can confuse it.  A stop signal that arrives when no
+ * stop is in progress (sent by someone else) returns at once.
  *
  * The handler is installed with SA_RESTART: system calls that Linux
  * restarts are restarted; those it never restarts (nanosleep, poll,
@@ -124,41 +124,39 @@ static void forget_gone(gc_tctx_t *t) {
  * without unregistering) is skipped.  Complains, once, about a thread that
  * does not answer within 10 s (stop signal blocked?) and keeps waiting. */
 static void stop_others(void) {
+  while (sem_trywait(&acks) == 0) {
+  } /* answers the last stop did not need to wait for */
   unsigned seq = AO_int_load(&stop_seq) + 1;
   AO_int_store_release(&stop_seq, seq);
   gc_tctx_t *self = gc__tl_ctx;
-  size_t pending = 0;
   for (gc_tctx_t *t = gc__heap.threads; t != NULL; t = t->next) {
     if (t == self || t->state != CGC_THREAD_RUNNING) continue;
-    int err = signal_thread(t, stop_signal);
-    if (err == 0)
-      pending++;
-    else if (err == ESRCH)
-      forget_gone(t);
+    if (signal_thread(t, stop_signal) == ESRCH) forget_gone(t);
   }
+  /* Done when every RUNNING thread acknowledged this stop in its own
+   * context.  The semaphore only wakes the collector: a post is never
+   * counted as some particular thread's answer, so an answer that is late,
+   * or left over from a thread that answered a stray signal, can never let
+   * the collector go on while a thread still runs. */
   bool warned = false;
   uint64_t t0 = gc__now_ns();
-  while (pending > 0) {
+  for (;;) {
+    size_t waiting = 0;
+    for (gc_tctx_t *t = gc__heap.threads; t != NULL; t = t->next)
+      if (t != self && t->state == CGC_THREAD_RUNNING && AO_int_load_acquire(&t->stop_seq) != seq) waiting++;
+    if (waiting == 0) break;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_nsec += 100 * 1000 * 1000;
     if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
-    if (sem_timedwait(&acks, &ts) == 0) {
-      pending--;
-      continue;
-    }
-    if (errno == EINTR) continue;
-    /* Timed out: recount, dropping threads that no longer exist. */
-    size_t waiting = 0;
+    if (sem_timedwait(&acks, &ts) == 0 || errno == EINTR) continue;
+    /* 100 ms without an answer: signal the silent ones again (a repeat is
+     * harmless: a thread that already answered returns at once), dropping
+     * threads that no longer exist. */
     for (gc_tctx_t *t = gc__heap.threads; t != NULL; t = t->next) {
-      if (t == self || t->state != CGC_THREAD_RUNNING || AO_int_load(&t->stop_seq) == seq) continue;
-      if (signal_thread(t, 0) == ESRCH) {
-        forget_gone(t);
-        continue;
-      }
-      waiting++;
+      if (t == self || t->state != CGC_THREAD_RUNNING || AO_int_load_acquire(&t->stop_seq) == seq) continue;
+      if (signal_thread(t, stop_signal) == ESRCH) forget_gone(t);
     }
-    if (waiting < pending) pending = waiting;
     if (!warned && gc__now_ns() - t0 > 10ull * 1000 * 1000 * 1000) {
       gc__message("%zu thread(s) do not answer the stop signal %d after 10 s (is it blocked?); still waiting",
                   waiting, stop_signal);
