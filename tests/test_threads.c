@@ -1534,6 +1534,49 @@ Test(signals, threads_blocking_every_signal_are_still_stopped, .timeout = 30.) {
   ASSERT_NO_ERRORS();
 }
 
+/* A stop signal that cgc did not send must not count as an answer: here
+ * the main thread raises it after a collection (main was never asked to
+ * stop: it is the collector), then a thread that cannot answer for a
+ * while (it blocks the stop signal with a raw system call, past cgc's
+ * filter) is running when main collects.  The collection must wait for
+ * that thread; a stray acknowledgement would let it go on with the thread
+ * running -- and a thread may later wait in the stop handler for a
+ * resumption that went by, so that every later collection hangs. */
+static atomic_int rawblock_ready, rawblock_go;
+
+static void *blocks_stop_signal_raw(void *arg) {
+  (void)arg;
+  uint64_t set = (uint64_t)1 << (gc__world_signal() - 1), old = 0;
+  syscall(SYS_rt_sigprocmask, SIG_BLOCK, &set, &old, sizeof set);
+  atomic_store(&rawblock_ready, 1);
+  struct timespec ts = {0, 300 * 1000 * 1000};
+  nanosleep(&ts, NULL);
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, sizeof set);
+  while (!atomic_load(&rawblock_go)) usleep(1000);
+  return NULL;
+}
+
+Test(signals, stray_stop_signal_is_not_an_answer, .timeout = 30.) {
+  gc_init();
+  gc_collect();
+  for (int i = 0; i < 3; i++) raise(gc__world_signal());
+  pthread_t th = spawn(blocks_stop_signal_raw, NULL);
+  while (!atomic_load(&rawblock_ready)) usleep(1000);
+  gc_tctx_t *t = ctx_of(th);
+  cr_assert_not_null(t);
+  unsigned acked0 = t->stop_seq;
+  uint64_t t0 = gc__now_ns();
+  gc_collect();
+  double ms = (double)(gc__now_ns() - t0) / 1e6;
+  unsigned acked1 = t->stop_seq;
+  atomic_store(&rawblock_go, 1);
+  join(th);
+  cr_assert_neq(acked1, acked0,
+                "a collection ended after %.0f ms without the thread that blocks the stop signal answering: a stray "
+                "stop signal was counted as its answer", ms);
+  churn_collect(3, 30);
+}
+
 /* A stop signal nobody asked for (kill, raise) returns at once. */
 static void *raises_stop_signal(void *arg) {
   (void)arg;
