@@ -329,6 +329,7 @@ typedef struct gc_tctx {
   uintptr_t lowest_sp;      /* lowest stack pointer seen at a stop */
   uintptr_t stop_sp;        /* written by the suspend handler */
   unsigned stop_seq;        /* the last stop it acknowledged (atomic) */
+  unsigned asked_seq;       /* the last stop it was signalled for (atomic) */
   uintptr_t native_sp;      /* where its own stack stopped when it switched
                                to a coroutine stack (0: never switched) */
   struct gc_stack *active;  /* the coroutine stack it said it runs on */

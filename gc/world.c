@@ -13,14 +13,16 @@
  *
  * Handshake state (all through libatomic_ops):
  *   stop_seq    incremented by the collector before it signals; a handler
- *               acknowledges the value it reads, once (t->stop_seq).
+ *               acknowledges the value it reads, once (t->stop_seq), and
+ *               only if the collector signalled it for that value
+ *               (t->asked_seq, stored before the signal is sent).
  *   resume_seq  set to stop_seq by the collector when the world may run.
  *               A handler waits while resume_seq != the value it acked.
  * A thread is signalled at most once per stop and the signal is blocked
  * while its handler runs, so a handler still waking from the previous
  * stop finishes before the next stop's handler starts: one sem_post per
- * signal sent.  A stop signal that arrives when no stop is in progress
- * (sent by someone else) returns at once.
+ * signal sent.  A stop signal the thread was not asked for (sent by
+ * someone else, or raised by the collector itself) returns at once.
  *
  * The handler is installed with SA_RESTART: system calls that Linux
  * restarts are restarted; those it never restarts (nanosleep, poll,
@@ -65,7 +67,11 @@ static void on_stop(int sig, siginfo_t *si, void *uc) {
   int saved_errno = errno;
   gc_tctx_t *t = gc__tl_ctx;
   unsigned seq = AO_int_load_acquire(&stop_seq);
-  if (t->registered && t->state == CGC_THREAD_RUNNING && AO_int_load(&t->stop_seq) != seq) {
+  /* Only a stop this thread was signalled for is answered: a stop signal
+   * someone else sent (or a late one) must not post an acknowledgement
+   * that the collector would count for another thread. */
+  if (t->registered && t->state == CGC_THREAD_RUNNING && AO_int_load(&t->asked_seq) == seq &&
+      AO_int_load(&t->stop_seq) != seq) {
     uintptr_t sp = (uintptr_t)&saved_errno; /* below the signal frame */
     t->stop_sp = sp;
     if (sp < t->lowest_sp && sp >= t->stack_lo && sp < t->stack_base) t->lowest_sp = sp;
@@ -130,6 +136,7 @@ static void stop_others(void) {
   size_t pending = 0;
   for (gc_tctx_t *t = gc__heap.threads; t != NULL; t = t->next) {
     if (t == self || t->state != CGC_THREAD_RUNNING) continue;
+    AO_int_store_release(&t->asked_seq, seq);
     int err = signal_thread(t, stop_signal);
     if (err == 0)
       pending++;
@@ -148,17 +155,20 @@ static void stop_others(void) {
       continue;
     }
     if (errno == EINTR) continue;
-    /* Timed out: recount, dropping threads that no longer exist. */
+    /* Timed out: drop the threads that no longer exist; they will never
+     * answer.  (Not pending = threads still waited for: a thread that
+     * answered after the timeout has a post on its way, which would then
+     * be taken for another thread's answer at the next stop.) */
     size_t waiting = 0;
     for (gc_tctx_t *t = gc__heap.threads; t != NULL; t = t->next) {
       if (t == self || t->state != CGC_THREAD_RUNNING || AO_int_load(&t->stop_seq) == seq) continue;
       if (signal_thread(t, 0) == ESRCH) {
         forget_gone(t);
+        pending--;
         continue;
       }
       waiting++;
     }
-    if (waiting < pending) pending = waiting;
     if (!warned && gc__now_ns() - t0 > 10ull * 1000 * 1000 * 1000) {
       gc__message("%zu thread(s) do not answer the stop signal %d after 10 s (is it blocked?); still waiting",
                   waiting, stop_signal);
