@@ -1577,6 +1577,56 @@ Test(signals, stray_stop_signal_is_not_an_answer, .timeout = 30.) {
   churn_collect(3, 30);
 }
 
+/* A thread stopped while it runs a signal handler on an alternate signal
+ * stack (sigaltstack, SA_ONSTACK): the handler's frames and the registers
+ * of the code it interrupted are saved on that stack, not on the thread's
+ * own. */
+static atomic_int altstack_in_handler, altstack_go;
+static atomic_int altstack_on_alt = -1;
+
+static void altstack_handler(int sig) {
+  (void)sig;
+  stack_t ss;
+  sigaltstack(NULL, &ss);
+  atomic_store(&altstack_on_alt, (ss.ss_flags & SS_ONSTACK) != 0);
+  t_node *volatile mine;
+  build_on(&mine, 200, 46000000);
+  let_go();
+  atomic_store(&altstack_in_handler, 1);
+  while (!atomic_load(&altstack_go)) usleep(1000);
+  tl_ok(mine, 200, 46000000, "local of a signal handler running on an alternate stack");
+}
+
+static void *runs_handler_on_altstack(void *arg) {
+  (void)arg;
+  stack_t ss = {.ss_sp = malloc(256 * 1024), .ss_size = 256 * 1024, .ss_flags = 0};
+  if (ss.ss_sp == NULL || sigaltstack(&ss, NULL) != 0) {
+    terr("sigaltstack failed");
+    return NULL;
+  }
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = altstack_handler;
+  sa.sa_flags = SA_ONSTACK;
+  sigaction(SIGUSR1, &sa, NULL);
+  raise(SIGUSR1);
+  stack_t off = {.ss_flags = SS_DISABLE};
+  sigaltstack(&off, NULL);
+  free(ss.ss_sp);
+  return NULL;
+}
+
+Test(signals, thread_stopped_on_an_alternate_signal_stack, .timeout = 30.) {
+  gc_init();
+  pthread_t th = spawn(runs_handler_on_altstack, NULL);
+  while (!atomic_load(&altstack_in_handler) && atomic_load(&err_count) == 0) usleep(1000);
+  cr_assert_eq(atomic_load(&altstack_on_alt), 1, "the handler does not run on the alternate stack");
+  churn_collect(15, 31);
+  atomic_store(&altstack_go, 1);
+  join(th);
+  ASSERT_NO_ERRORS();
+}
+
 /* A stop signal nobody asked for (kill, raise) returns at once. */
 static void *raises_stop_signal(void *arg) {
   (void)arg;
