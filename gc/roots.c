@@ -220,10 +220,12 @@ static void mark_tls(const gc_tctx_t *t) {
 
 /* Scan the thread's stacks: the one sp is on from sp up, its own stack
  * from where it stopped when it switched to a coroutine, and mark which
- * coroutine stacks it covered.  A stack pointer on no known stack (a
- * signal alternate stack, an unregistered coroutine) scans from sp to the
- * end of that stack's mapping is unknown, so only what is certain: the
- * thread's own stack from the lowest point it was seen at. */
+ * coroutine stacks it covered.  A thread stopped in a signal handler on
+ * its alternate signal stack has that stack scanned from sp up (the stop
+ * handler recorded its bounds).  A stack pointer on no known stack (an
+ * unregistered coroutine) scans from sp to the end of that stack's
+ * mapping is unknown, so only what is certain: the thread's own stack
+ * from the lowest point it was seen at. */
 static void mark_thread_stacks(gc_tctx_t *t, uintptr_t sp) {
   uint32_t epoch = gc__heap.gc_count;
   if (sp >= t->stack_lo && sp < t->stack_base) {
@@ -235,6 +237,8 @@ static void mark_thread_stacks(gc_tctx_t *t, uintptr_t sp) {
   if (on != NULL) {
     gc__mark_range(sp, on->hi);
     on->scanned = epoch;
+  } else if (sp >= t->stop_alt_lo && sp < t->stop_alt_hi) {
+    gc__mark_range(sp, t->stop_alt_hi); /* a signal handler on the alternate stack */
   } else {
     gc__message("thread %lu stopped on an unknown stack (sp %p): scanning its own stack whole",
                 (unsigned long)t->self, (void *)sp);

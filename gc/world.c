@@ -75,6 +75,13 @@ static void on_stop(int sig, siginfo_t *si, void *uc) {
     uintptr_t sp = (uintptr_t)&saved_errno; /* below the signal frame */
     t->stop_sp = sp;
     if (sp < t->lowest_sp && sp >= t->stack_lo && sp < t->stack_base) t->lowest_sp = sp;
+    /* Off its own stack: maybe in a signal handler on its alternate
+     * stack, where that handler's frames and the registers of the code
+     * it interrupted were saved (sigaltstack is async-signal-safe). */
+    stack_t ss;
+    bool alt = (sp < t->stack_lo || sp >= t->stack_base) && sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK);
+    t->stop_alt_lo = alt ? (uintptr_t)ss.ss_sp : 0;
+    t->stop_alt_hi = alt ? (uintptr_t)ss.ss_sp + ss.ss_size : 0;
     AO_int_store_release(&t->stop_seq, seq);
     sem_post(&acks);
     unsigned r;
