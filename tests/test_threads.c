@@ -1026,6 +1026,28 @@ Test(registration, registered_from_first_instruction_and_start_arg_is_a_root, .t
   ASSERT_NO_ERRORS();
 }
 
+/* pthread_create that fails (here: a stack that cannot be mapped) leaves
+ * no context behind for collections to wait for. */
+static void *never_runs(void *arg) {
+  terr("a thread whose creation failed ran");
+  return arg;
+}
+
+Test(registration, failed_pthread_create_leaves_no_context, .timeout = 30.) {
+  gc_init();
+  size_t n0 = nthreads();
+  pthread_attr_t at;
+  pthread_attr_init(&at);
+  cr_assert_eq(pthread_attr_setstacksize(&at, (size_t)1 << 46), 0);
+  pthread_t th;
+  int rc = pthread_create(&th, &at, never_runs, gc_malloc(64));
+  pthread_attr_destroy(&at);
+  cr_assert_neq(rc, 0, "a thread with a 64 TiB stack was created");
+  cr_assert_eq(nthreads(), n0, "a failed pthread_create left a thread context (%zu, expected %zu)", nthreads(), n0);
+  churn_collect(3, 32);
+  ASSERT_NO_ERRORS();
+}
+
 /* Deterministic STARTING state: hold the heap lock right after
  * pthread_create, before the child could register (it blocks on the lock
  * in its trampoline), and collect from under the lock: the start argument
