@@ -220,11 +220,13 @@ static void mark_tls(const gc_tctx_t *t) {
 
 /* Scan the thread's stacks: the one sp is on from sp up, its own stack
  * from where it stopped when it switched to a coroutine, and note which
- * coroutine stack it covered.  When sp lies on no known stack (a signal
- * alternate stack, an unregistered coroutine stack) the end of that stack
- * is unknown: it is reported once, and the thread's own stack is scanned
- * from the lowest point known to be mapped (its low end, or for the main
- * thread, whose stack grows on demand, the lowest sp seen). */
+ * coroutine stack it covered.  A thread stopped in a signal handler on
+ * its alternate signal stack has that stack scanned from sp up (the stop
+ * handler recorded its bounds).  When sp lies on no known stack (an
+ * unregistered coroutine stack) the end of that stack is unknown: it is
+ * reported once, and the thread's own stack is scanned from the lowest
+ * point known to be mapped (its low end, or for the main thread, whose
+ * stack grows on demand, the lowest sp seen). */
 static void mark_thread_stacks(gc_tctx_t *t, uintptr_t sp) {
   uint32_t epoch = gc__heap.gc_count;
   if (sp >= t->stack_lo && sp < t->stack_base) {
@@ -236,10 +238,12 @@ static void mark_thread_stacks(gc_tctx_t *t, uintptr_t sp) {
   if (on != NULL) {
     gc__mark_range(sp, on->hi);
     on->scanned = epoch;
+  } else if (sp >= t->stop_alt_lo && sp < t->stop_alt_hi) {
+    gc__mark_range(sp, t->stop_alt_hi); /* a signal handler on the alternate stack */
   } else {
     static bool reported;
     if (!reported)
-      gc__message("a thread stopped on a stack cgc does not know (sp %p; a signal alternate stack or an "
+      gc__message("a thread stopped on a stack cgc does not know (sp %p; an "
                   "unregistered coroutine stack?): register coroutine stacks with gc_stack_register",
                   (void *)sp);
     reported = true;

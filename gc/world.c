@@ -13,7 +13,9 @@
  *
  * Handshake state (all through libatomic_ops):
  *   stop_seq    incremented by the collector before it signals; a handler
- *               acknowledges the value it reads, once (t->stop_seq).
+ *               acknowledges the value it reads, once (t->stop_seq), and
+ *               only if the collector signalled it for that value
+ *               (t->asked_seq, stored before the signal is sent).
  *   resume_seq  set to stop_seq by the collector when the world may run.
  *               A handler waits while resume_seq != the value it acked.
  * The collector waits until every thread's own acknowledgement equals
@@ -65,10 +67,21 @@ static void on_stop(int sig, siginfo_t *si, void *uc) {
   int saved_errno = errno;
   gc_tctx_t *t = gc__tl_ctx;
   unsigned seq = AO_int_load_acquire(&stop_seq);
-  if (t->registered && t->state == CGC_THREAD_RUNNING && AO_int_load(&t->stop_seq) != seq) {
+  /* Only a stop this thread was signalled for is answered: a stop signal
+   * someone else sent (or a late one) must not post an acknowledgement
+   * that the collector would count for another thread. */
+  if (t->registered && t->state == CGC_THREAD_RUNNING && AO_int_load(&t->asked_seq) == seq &&
+      AO_int_load(&t->stop_seq) != seq) {
     uintptr_t sp = (uintptr_t)&saved_errno; /* below the signal frame */
     t->stop_sp = sp;
     if (sp < t->lowest_sp && sp >= t->stack_lo && sp < t->stack_base) t->lowest_sp = sp;
+    /* Off its own stack: maybe in a signal handler on its alternate
+     * stack, where that handler's frames and the registers of the code
+     * it interrupted were saved (sigaltstack is async-signal-safe). */
+    stack_t ss;
+    bool alt = (sp < t->stack_lo || sp >= t->stack_base) && sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK);
+    t->stop_alt_lo = alt ? (uintptr_t)ss.ss_sp : 0;
+    t->stop_alt_hi = alt ? (uintptr_t)ss.ss_sp + ss.ss_size : 0;
     AO_int_store_release(&t->stop_seq, seq);
     sem_post(&acks);
     unsigned r;
@@ -131,6 +144,7 @@ static void stop_others(void) {
   gc_tctx_t *self = gc__tl_ctx;
   for (gc_tctx_t *t = gc__heap.threads; t != NULL; t = t->next) {
     if (t == self || t->state != CGC_THREAD_RUNNING) continue;
+    AO_int_store_release(&t->asked_seq, seq);
     if (signal_thread(t, stop_signal) == ESRCH) forget_gone(t);
   }
   /* Done when every RUNNING thread acknowledged this stop in its own

@@ -1026,6 +1026,28 @@ Test(registration, registered_from_first_instruction_and_start_arg_is_a_root, .t
   ASSERT_NO_ERRORS();
 }
 
+/* pthread_create that fails (here: a stack that cannot be mapped) leaves
+ * no context behind for collections to wait for. */
+static void *never_runs(void *arg) {
+  terr("a thread whose creation failed ran");
+  return arg;
+}
+
+Test(registration, failed_pthread_create_leaves_no_context, .timeout = 30.) {
+  gc_init();
+  size_t n0 = nthreads();
+  pthread_attr_t at;
+  pthread_attr_init(&at);
+  cr_assert_eq(pthread_attr_setstacksize(&at, (size_t)1 << 46), 0);
+  pthread_t th;
+  int rc = pthread_create(&th, &at, never_runs, gc_malloc(64));
+  pthread_attr_destroy(&at);
+  cr_assert_neq(rc, 0, "a thread with a 64 TiB stack was created");
+  cr_assert_eq(nthreads(), n0, "a failed pthread_create left a thread context (%zu, expected %zu)", nthreads(), n0);
+  churn_collect(3, 32);
+  ASSERT_NO_ERRORS();
+}
+
 /* Deterministic STARTING state: hold the heap lock right after
  * pthread_create, before the child could register (it blocks on the lock
  * in its trampoline), and collect from under the lock: the start argument
@@ -1531,6 +1553,107 @@ Test(signals, threads_blocking_every_signal_are_still_stopped, .timeout = 30.) {
   join(a);
   join(b);
   join(c);
+  ASSERT_NO_ERRORS();
+}
+
+/* A stop signal that cgc did not send must not count as an answer: here
+ * the main thread raises it after a collection (main was never asked to
+ * stop: it is the collector), then a thread that cannot answer for a
+ * while (it blocks the stop signal with a raw system call, past cgc's
+ * filter) is running when main collects.  The collection must wait for
+ * that thread; a stray acknowledgement would let it go on with the thread
+ * running -- and a thread may later wait in the stop handler for a
+ * resumption that went by, so that every later collection hangs. */
+static atomic_int rawblock_ready, rawblock_go;
+
+static void *blocks_stop_signal_raw(void *arg) {
+  (void)arg;
+  uint64_t set = (uint64_t)1 << (gc__world_signal() - 1), old = 0;
+  syscall(SYS_rt_sigprocmask, SIG_BLOCK, &set, &old, sizeof set);
+  atomic_store(&rawblock_ready, 1);
+  struct timespec ts = {0, 300 * 1000 * 1000};
+  nanosleep(&ts, NULL);
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, sizeof set);
+  while (!atomic_load(&rawblock_go)) usleep(1000);
+  return NULL;
+}
+
+Test(signals, stray_stop_signal_is_not_an_answer, .timeout = 30.) {
+  gc_init();
+  gc_collect();
+  for (int i = 0; i < 3; i++) raise(gc__world_signal());
+  pthread_t th = spawn(blocks_stop_signal_raw, NULL);
+  while (!atomic_load(&rawblock_ready)) usleep(1000);
+  gc_tctx_t *t = ctx_of(th);
+  cr_assert_not_null(t);
+  unsigned acked0 = t->stop_seq;
+  uint64_t t0 = gc__now_ns();
+  gc_collect();
+  double ms = (double)(gc__now_ns() - t0) / 1e6;
+  unsigned acked1 = t->stop_seq;
+  atomic_store(&rawblock_go, 1);
+  join(th);
+  cr_assert_neq(acked1, acked0,
+                "a collection ended after %.0f ms without the thread that blocks the stop signal answering: a stray "
+                "stop signal was counted as its answer", ms);
+  churn_collect(3, 30);
+}
+
+/* A thread stopped while it runs a signal handler on an alternate signal
+ * stack (sigaltstack, SA_ONSTACK): the handler's frames and the registers
+ * of the code it interrupted are saved on that stack, not on the thread's
+ * own. */
+static atomic_int altstack_in_handler, altstack_go;
+static atomic_int altstack_on_alt = -1;
+
+static void altstack_handler(int sig) {
+  (void)sig;
+  stack_t ss;
+  sigaltstack(NULL, &ss);
+  atomic_store(&altstack_on_alt, (ss.ss_flags & SS_ONSTACK) != 0);
+  /* Large nodes: each has a span of its own, which no thread caches, so
+   * no collection from this thread (inside a signal handler) is needed
+   * for main's collections to be able to reclaim them (see let_go). */
+  t_node *volatile mine = NULL;
+  for (uint64_t i = 4; i-- > 0;) {
+    t_node *n = tn_new(46000000 + i, 600 * T_KiB);
+    n->next = mine;
+    mine = n;
+  }
+  forget();
+  atomic_store(&altstack_in_handler, 1);
+  while (!atomic_load(&altstack_go)) usleep(1000);
+  for (uint64_t i = 0; i < 4; i++, mine = mine->next)
+    if (!tn_ok(mine, 46000000 + i, "local of a signal handler running on an alternate stack")) break;
+}
+
+static void *runs_handler_on_altstack(void *arg) {
+  (void)arg;
+  stack_t ss = {.ss_sp = malloc(256 * 1024), .ss_size = 256 * 1024, .ss_flags = 0};
+  if (ss.ss_sp == NULL || sigaltstack(&ss, NULL) != 0) {
+    terr("sigaltstack failed");
+    return NULL;
+  }
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = altstack_handler;
+  sa.sa_flags = SA_ONSTACK;
+  sigaction(SIGUSR1, &sa, NULL);
+  raise(SIGUSR1);
+  stack_t off = {.ss_flags = SS_DISABLE};
+  sigaltstack(&off, NULL);
+  free(ss.ss_sp);
+  return NULL;
+}
+
+Test(signals, thread_stopped_on_an_alternate_signal_stack, .timeout = 30.) {
+  gc_init();
+  pthread_t th = spawn(runs_handler_on_altstack, NULL);
+  while (!atomic_load(&altstack_in_handler) && atomic_load(&err_count) == 0) usleep(1000);
+  cr_assert_eq(atomic_load(&altstack_on_alt), 1, "the handler does not run on the alternate stack");
+  churn_collect(15, 31);
+  atomic_store(&altstack_go, 1);
+  join(th);
   ASSERT_NO_ERRORS();
 }
 
