@@ -36,9 +36,15 @@ static bool should_collect(size_t more) {
   size_t credit = (size_t)AO_load(&gc__heap.freed_credit);
   if (credit != 0) {
     AO_fetch_and_add(&gc__heap.freed_credit, (AO_t)0 - credit);
-    gc__heap.since_gc -= credit < gc__heap.since_gc ? credit : gc__heap.since_gc;
+    gc__uncount_allocated(credit);
   }
   return gc__heap.disabled == 0 && gc__heap.since_gc + more >= gc__heap.trigger;
+}
+
+/* Take bytes back off the allocation count (freed, or never handed out),
+ * never below zero.  Heap lock held. */
+void gc__uncount_allocated(size_t bytes) {
+  gc__heap.since_gc -= bytes < gc__heap.since_gc ? bytes : gc__heap.since_gc;
 }
 
 static void count_allocated(size_t bytes) {

@@ -50,10 +50,7 @@ size_t gc__tctx_release(gc_tctx_t *t) {
  * storing the next one. */
 void gc__release_caches(void) {
   gc_tctx_t *self = gc__tl_ctx;
-  if (self->registered) {
-    size_t unused = gc__tctx_release(self);
-    (void)unused;
-  }
+  if (self->registered) (void)gc__tctx_release(self);
 }
 
 /* Mark bits of small and large spans; free pages have none (pages_free

@@ -522,6 +522,7 @@ CGC_INLINE uintptr_t gc__find_object(uintptr_t a, gc_segment_t **segp, gc_span_t
 /* alloc.c */
 CGC_INTERNAL void *gc__alloc_slow(size_t n, unsigned kind);
 CGC_INTERNAL void *gc__oom(size_t n);
+CGC_INTERNAL void gc__uncount_allocated(size_t bytes); /* heap lock held */
 
 /* sweep.c (heap lock held) */
 CGC_INTERNAL void gc__span_init_small(gc_segment_t *seg, gc_span_t *sp, unsigned kind, unsigned cls);

@@ -177,8 +177,7 @@ gc_tctx_t *gc__thread_ctx(void) {
  * gc_unregister_thread. */
 static void detach(gc_tctx_t *t) {
   gc__lock();
-  size_t unused = gc__tctx_release(t);
-  gc__heap.since_gc -= unused < gc__heap.since_gc ? unused : gc__heap.since_gc;
+  gc__uncount_allocated(gc__tctx_release(t));
   unlink_locked(t);
   gc__tl_ctx = &gc__tctx_empty;
   gc__unlock();

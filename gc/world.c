@@ -136,6 +136,11 @@ static void forget_gone(gc_tctx_t *t) {
  * acknowledged.  A thread that cannot be signalled (ESRCH: it ended
  * without unregistering) is skipped.  Complains, once, about a thread that
  * does not answer within 10 s (stop signal blocked?) and keeps waiting. */
+/* t must answer this stop and has not yet. */
+static bool silent(const gc_tctx_t *t, const gc_tctx_t *self, unsigned seq) {
+  return t != self && t->state == CGC_THREAD_RUNNING && AO_int_load_acquire(&t->stop_seq) != seq;
+}
+
 static void stop_others(void) {
   while (sem_trywait(&acks) == 0) {
   } /* answers the last stop did not need to wait for */
@@ -157,7 +162,7 @@ static void stop_others(void) {
   for (;;) {
     size_t waiting = 0;
     for (gc_tctx_t *t = gc__heap.threads; t != NULL; t = t->next)
-      if (t != self && t->state == CGC_THREAD_RUNNING && AO_int_load_acquire(&t->stop_seq) != seq) waiting++;
+      if (silent(t, self, seq)) waiting++;
     if (waiting == 0) break;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -168,8 +173,7 @@ static void stop_others(void) {
      * harmless: a thread that already answered returns at once), dropping
      * threads that no longer exist. */
     for (gc_tctx_t *t = gc__heap.threads; t != NULL; t = t->next) {
-      if (t == self || t->state != CGC_THREAD_RUNNING || AO_int_load_acquire(&t->stop_seq) == seq) continue;
-      if (signal_thread(t, stop_signal) == ESRCH) forget_gone(t);
+      if (silent(t, self, seq) && signal_thread(t, stop_signal) == ESRCH) forget_gone(t);
     }
     if (!warned && gc__now_ns() - t0 > 10ull * 1000 * 1000 * 1000) {
       gc__message("%zu thread(s) do not answer the stop signal %d after 10 s (is it blocked?); still waiting",
