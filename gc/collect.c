@@ -16,7 +16,9 @@
  *
  * Heap policy (set_trigger): collect when the bytes handed out since the
  * last collection reach CGC_HEAP_GROWTH% of the live bytes weighted by
- * tracing cost (atomic bytes count a quarter), or CGC_INITIAL_HEAP_SIZE.
+ * tracing cost (atomic bytes count a quarter), or CGC_INITIAL_HEAP_SIZE,
+ * or what refills the largest heap one of the last CGC_NEED_WINDOW
+ * collections allowed for, whichever is most.
  */
 #include "internal.h"
 #include "options.h"
@@ -78,8 +80,16 @@ static void clear_marks(void) {
  * the mix, and a heap of mostly unscanned data stays small.  The weighted
  * size is the smaller of the last two collections' -- a structure live at
  * one collection only (a spike) does not let the heap grow by its size
- * again -- and never below CGC_INITIAL_HEAP_SIZE.  A steady program's
- * heap stays under (1 + growth) x live + the initial size. */
+ * again -- and never below CGC_INITIAL_HEAP_SIZE.
+ *
+ * A program whose live data swings between phases already needed, at its
+ * peak, a heap of live + budget; in its lighter phases that much room
+ * costs no more memory than the peak did, and using it saves collections.
+ * So the trigger is at least what fills the largest heap any of the last
+ * CGC_NEED_WINDOW collections allowed for (its live + budget) -- a peak is
+ * forgotten after that many collections.  A steady program's heap stays
+ * under (1 + growth) x live + the initial size; a phased one's under the
+ * largest live + budget of its recent collections.  Bounds: O(window). */
 static void set_trigger(void) {
   size_t min = (size_t)gc__option(CGC_OPT_INITIAL_HEAP_SIZE);
   double growth = (double)gc__option(CGC_OPT_HEAP_GROWTH) / 100.0;
@@ -88,7 +98,14 @@ static void set_trigger(void) {
   size_t basis = cost < gc__heap.prev_cost ? cost : gc__heap.prev_cost;
   gc__heap.prev_cost = cost;
   size_t budget = (size_t)((double)basis * growth);
-  gc__heap.trigger = budget > min ? budget : min;
+  if (budget < min) budget = min;
+  gc__heap.need[gc__heap.need_at] = gc__heap.live + budget;
+  gc__heap.need_at = (gc__heap.need_at + 1) % CGC_NEED_WINDOW;
+  size_t peak = 0;
+  for (unsigned i = 0; i < CGC_NEED_WINDOW; i++)
+    if (gc__heap.need[i] > peak) peak = gc__heap.need[i];
+  size_t room = peak - gc__heap.live; /* peak >= live + budget > live */
+  gc__heap.trigger = room > budget ? room : budget;
   gc__heap.since_gc = 0;
   AO_store(&gc__heap.freed_credit, 0);
 }

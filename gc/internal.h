@@ -158,6 +158,9 @@ CGC_INTERNAL CGC_PRINTF(1, 2) void gc__message(const char *fmt, ...);
  * time (at least one object), so the bytes counted as allocated track the
  * bytes really handed out even for spans of a few big objects. */
 #define CGC_BATCH_BYTES ((size_t)64 * 1024)
+/* The heap policy remembers the heap each of this many past collections
+ * allowed for (see set_trigger in collect.c). */
+#define CGC_NEED_WINDOW 8
 
 /* Radix map: 47-bit user addresses, one leaf entry per 4 MiB chunk. */
 #define CGC_ADDRESS_BITS 47
@@ -407,6 +410,8 @@ typedef struct gc_heap {
   size_t live;                  /* bytes marked by the last collection */
   size_t live_atomic;           /* ... of them in objects never scanned */
   size_t prev_cost;             /* the previous collection's weighted live bytes */
+  size_t need[CGC_NEED_WINDOW]; /* live + budget of the last collections (set_trigger) */
+  unsigned need_at;             /* next slot of need[] to overwrite */
 
   gc_ranges_t roots;            /* gc_add_roots */
   gc_mark_state_t *mark;        /* markers and their deques (mark.c) */
