@@ -16,7 +16,7 @@
 #define CGC_OPTION_TABLE(X)                                                           \
   X(INITIAL_HEAP_SIZE, SIZE, 8u << 20, "bytes allocated before the first collection, and the least between two") \
   X(MAX_HEAP_SIZE, SIZE, 0, "cap on heap bytes mapped from the OS (0 = none)")        \
-  X(HEAP_GROWTH, LONG, 75, "percent of the live bytes (atomic ones weighted 1/4) allocated between collections")    \
+  X(HEAP_GROWTH, LONG, 50, "percent of the live bytes (atomic ones weighted 1/4) allocated between collections")    \
   X(DISABLE, BOOL, 0, "never collect (as if gc_disable() had been called)")           \
   X(PRINT_STATS, BOOL, 0, "a line per collection and a summary at exit (stderr)")     \
   X(VERBOSE, BOOL, 0, "print the effective configuration at start")                  \
