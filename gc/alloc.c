@@ -58,7 +58,8 @@ static void count_allocated(size_t bytes) {
  * span it owns, else from a span waiting to be swept, else (when the
  * policy says so) after a collection, else from a fresh span; collect once
  * more before giving up.  Heap lock held.  Returns the list, or NULL when
- * memory cannot be had. */
+ * memory cannot be had -- or NULL with t->build set: a span claimed whose
+ * list the caller builds once it has released the lock. */
 static void *refill(gc_tctx_t *t, unsigned kind, unsigned cls) {
   gc_span_t *old = t->span[kind][cls];
   if (old != NULL && old->rest != NULL) { /* the next batch of the owned span */
@@ -78,7 +79,7 @@ static void *refill(gc_tctx_t *t, unsigned kind, unsigned cls) {
     while ((sp = gc__queue_pop(kind, cls)) != NULL) {
       size_t bytes;
       void *list = gc__span_take(gc__segment_of((uintptr_t)sp), sp, t, &bytes);
-      if (list != NULL) {
+      if (list != NULL || t->build != NULL) {
         count_allocated(bytes);
         return list;
       }
@@ -89,9 +90,13 @@ static void *refill(gc_tctx_t *t, unsigned kind, unsigned cls) {
       continue;
     }
     gc_segment_t *seg;
-    sp = gc__pages_alloc(gc__classes[cls].pages, gc__kind_scanned(kind), &seg);
+    /* A one-page span is zeroed slot by slot by its owner, out of the
+     * lock (gc__span_build), rather than here with a memset. */
+    bool scanned = gc__kind_scanned(kind), one = gc__classes[cls].pages == 1, dirty = false;
+    sp = gc__pages_alloc(gc__classes[cls].pages, scanned && !one, &seg, &dirty);
     if (sp != NULL) {
       gc__span_init_small(seg, sp, kind, cls);
+      if (scanned && dirty) sp->flags |= CGC_SPAN_ZERO_ALL;
       size_t bytes;
       void *list = gc__span_take(seg, sp, t, &bytes);
       count_allocated(bytes);
@@ -126,7 +131,7 @@ static uintptr_t alloc_large(size_t n, unsigned kind) {
         obj = gc__huge_base(seg);
       }
     } else {
-      sp = gc__pages_alloc(need / CGC_PAGE_SIZE, gc__kind_scanned(kind), &seg);
+      sp = gc__pages_alloc(need / CGC_PAGE_SIZE, gc__kind_scanned(kind), &seg, NULL);
       if (sp != NULL) {
         sp->state = CGC_PAGE_LARGE;
         sp->obj_size = need;
@@ -160,9 +165,11 @@ CGC_NOINLINE void *gc__alloc_slow(size_t n, unsigned kind) {
     void **head = &t->free[kind][cls];
     if (*head == NULL) {
       gc__lock();
-      *head = refill(t, kind, cls);
+      void *list = refill(t, kind, cls);
       gc__unlock();
-      if (*head == NULL) return gc__oom(n);
+      if (t->build != NULL) list = gc__span_build(t); /* claimed above, built unlocked */
+      if (list == NULL) return gc__oom(n);
+      *head = list;
     }
     void *p = *head;
     *head = *(void **)p;

@@ -342,6 +342,17 @@ typedef struct gc_tctx {
   void *(*start_fn)(void *); /* STARTING: the start routine ... */
   void *start_arg;          /* ... and its argument, a root until it runs */
   struct gc_tctx *next, *prev; /* all thread contexts */
+  /* A one-page span gc__span_take claimed for this thread under the heap
+   * lock, whose free list the thread builds after releasing it
+   * (gc__span_build): one bit per granule of the page for each free slot
+   * and for each slot that must be zeroed.  Only the owner touches these;
+   * a collection that stops it mid-build sees an owned span (I2) whose
+   * free slots are on no list yet. */
+  gc_span_t *build;
+  bool build_all;           /* every slot of it is free ... */
+  bool build_zero_all;      /* ... and must be zeroed: one memset */
+  uint64_t build_free[CGC_BITMAP_WORDS_PER_PAGE];
+  uint64_t build_zero[CGC_BITMAP_WORDS_PER_PAGE];
 } gc_tctx_t;
 
 /* A registered coroutine stack (stacks.c); gc_stack_t in cgc.h. */
@@ -464,9 +475,10 @@ CGC_INTERNAL uint64_t gc__now_ns(void);
 
 /* segment.c (heap lock held) */
 /* A run of npages data pages, marked dirty (the caller will write them);
- * with `zero`, pages that may hold old bytes are zeroed first.  NULL when
- * the heap cap or the OS refuses a new segment. */
-CGC_INTERNAL gc_span_t *gc__pages_alloc(size_t npages, bool zero, gc_segment_t **segp);
+ * with `zero`, pages that may hold old bytes are zeroed first; without
+ * it, *dirty (when not NULL) tells whether any might.  NULL when the heap
+ * cap or the OS refuses a new segment. */
+CGC_INTERNAL gc_span_t *gc__pages_alloc(size_t npages, bool zero, gc_segment_t **segp, bool *dirty);
 CGC_INTERNAL void gc__pages_free(gc_segment_t *seg, gc_span_t *sp);
 CGC_INTERNAL gc_segment_t *gc__huge_alloc(size_t bytes);
 CGC_INTERNAL void gc__huge_free(gc_segment_t *seg);
@@ -532,6 +544,9 @@ CGC_INTERNAL void gc__uncount_allocated(size_t bytes); /* heap lock held */
 /* sweep.c (heap lock held) */
 CGC_INTERNAL void gc__span_init_small(gc_segment_t *seg, gc_span_t *sp, unsigned kind, unsigned cls);
 CGC_INTERNAL void *gc__span_take(gc_segment_t *seg, gc_span_t *sp, gc_tctx_t *t, size_t *free_bytes);
+/* Without the heap lock: build the free list of the span gc__span_take
+ * claimed for t (t->build) and return its first batch. */
+CGC_INTERNAL void *gc__span_build(gc_tctx_t *t);
 CGC_INTERNAL size_t gc__span_release(gc_segment_t *seg, gc_span_t *sp, void *free_list);
 CGC_INTERNAL void *gc__span_next_batch(gc_span_t *sp, size_t *bytes);
 CGC_INTERNAL void gc__reclaim(void);

@@ -129,7 +129,7 @@ static void zero_dirty(gc_segment_t *seg, size_t first, size_t n) {
 
 /* First fit over the segment ring, then a new segment.  Bounds: one load
  * per full segment plus find_run per segment with free pages. */
-gc_span_t *gc__pages_alloc(size_t npages, bool zero, gc_segment_t **segp) {
+gc_span_t *gc__pages_alloc(size_t npages, bool zero, gc_segment_t **segp, bool *dirty) {
   cgc_assert(npages >= 1 && npages <= CGC_DATA_PAGES);
   gc_segment_t *seg = gc__heap.segments;
   int at = -1;
@@ -146,7 +146,10 @@ gc_span_t *gc__pages_alloc(size_t npages, bool zero, gc_segment_t **segp) {
     at = CGC_META_PAGES;
   }
   size_t first = (size_t)at;
-  if (zero) zero_dirty(seg, first, npages);
+  if (zero)
+    zero_dirty(seg, first, npages);
+  else if (dirty != NULL)
+    *dirty = (seg->dirty_pages & run_mask(first, npages)) != 0;
   seg->free_pages &= ~run_mask(first, npages);
   seg->dirty_pages |= run_mask(first, npages);
   for (size_t i = first; i < first + npages; i++) {

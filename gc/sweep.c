@@ -10,7 +10,9 @@
  *     mark  := old alloc & ~mark   (the DEAD set: slots still to be zeroed)
  * The bytes of dead objects are zeroed later, lazily, when an allocating
  * thread takes the span (gc__span_take): sweeping touches a page just
- * before it is reused.  Heap lock held throughout.
+ * before it is reused.  Heap lock held throughout, except for building
+ * the free list of a one-page span (gc__span_build), which its new owner
+ * does after releasing the lock.
  */
 #include "internal.h"
 #include "stats.h"
@@ -52,7 +54,7 @@ static inline void zero_object(void *obj, size_t size) {
 }
 
 /* A fresh span: every slot free and (for scanned kinds) zero, because
- * gc__pages_alloc zeroed dirty pages. */
+ * gc__pages_alloc zeroed dirty pages -- or the caller flags it ZERO_ALL. */
 void gc__span_init_small(gc_segment_t *seg, gc_span_t *sp, unsigned kind, unsigned cls) {
   (void)seg;
   const gc_class_info_t *ci = &gc__classes[cls];
@@ -103,23 +105,80 @@ build_list(gc_segment_t *seg, gc_span_t *sp, void **headp, int mode) {
   return count;
 }
 
-/* Sweep sp and make thread t its owner: its free slots, linked in address
- * order, go to sp->rest, and the first batch of them is returned (with
- * its size in bytes) for the thread's free list.  Dead slots (and, for a
- * span flagged ZERO_ALL, every free slot) of scanned kinds are zeroed
- * here.  Every slot's alloc bit ends up set: the span is owned (I2).
- * Returns NULL (span left unowned) when no slot is free.  Bounds: one pass
- * over the span's slots. */
+/* Claim the free slots of a one-page span for t without touching them:
+ * set their alloc bits and record in t->build_free which they are, and in
+ * t->build_zero which of them must be zeroed (`mode`).  The slow part --
+ * writing the links and zeroing -- is gc__span_build's, after the heap
+ * lock is released, so threads refilling at once do it in parallel.
+ * Returns the number of free slots.  Bounds: one pass over the slots
+ * with bitmap words only. */
+static size_t claim_page(gc_segment_t *seg, gc_span_t *sp, gc_tctx_t *t, int mode) {
+  const size_t gstep = sp->obj_size >> CGC_GRANULE_SHIFT;
+  size_t g = gc__granule_index(seg, gc__span_base(seg, sp));
+  const size_t w0 = g >> 6;
+  size_t wi = w0, count = 0;
+  uint64_t starts = 0;
+  memset(t->build_free, 0, sizeof t->build_free);
+  memset(t->build_zero, 0, sizeof t->build_zero);
+  if (64 % gstep == 0) { /* object starts repeat in every word: no per-object loop */
+    uint64_t pattern = 0;
+    for (size_t b = 0; b < 64; b += gstep) pattern |= (uint64_t)1 << b;
+    const size_t glast = g + (size_t)(sp->nobjs - 1) * gstep; /* g is word-aligned */
+    for (wi = w0; wi <= glast >> 6; wi++) {
+      uint64_t starts = pattern;
+      if (wi == glast >> 6 && (glast & 63) != 63) starts &= ((uint64_t)2 << (glast & 63)) - 1;
+      uint64_t free = starts & ~seg->bits[wi].alloc;
+      uint64_t zero = mode == ZERO_ALL ? free : mode == ZERO_DEAD ? free & seg->bits[wi].mark : 0;
+      t->build_free[wi - w0] = free;
+      t->build_zero[wi - w0] = zero;
+      if (free) gc__alloc_or_word(seg, wi, free); /* a gc_free may clear other bits meanwhile */
+      count += (size_t)__builtin_popcountll(free);
+    }
+    return count;
+  }
+  for (uint32_t i = sp->nobjs;; g += gstep) {
+    if (i == 0 || (g >> 6) != wi) { /* settle word wi */
+      uint64_t free = starts & ~seg->bits[wi].alloc;
+      uint64_t zero = mode == ZERO_ALL ? free : mode == ZERO_DEAD ? free & seg->bits[wi].mark : 0;
+      t->build_free[wi - w0] = free;
+      t->build_zero[wi - w0] = zero;
+      if (free) gc__alloc_or_word(seg, wi, free); /* a gc_free may clear other bits meanwhile */
+      count += (size_t)__builtin_popcountll(free);
+      if (i == 0) break;
+      wi = g >> 6;
+      starts = 0;
+    }
+    starts |= gc__bit(g);
+    i--;
+  }
+  return count;
+}
+
+/* Sweep sp and make thread t its owner.  A one-page span is only claimed
+ * (claim_page): t->build is set, the first batch's size is returned in
+ * *free_bytes and the list is left to gc__span_build.  Any other span's
+ * free slots are linked in address order to sp->rest here, and the first
+ * batch of them is returned (with its size in bytes) for the thread's free
+ * list.  Dead slots (and, for a span flagged ZERO_ALL, every free slot) of
+ * scanned kinds are zeroed, here or by the build.  Every slot's alloc bit
+ * ends up set: the span is owned (I2).  Returns NULL (span left unowned,
+ * t->build not set) when no slot is free.  Bounds: one pass over the
+ * span's slots. */
 void *gc__span_take(gc_segment_t *seg, gc_span_t *sp, gc_tctx_t *t, size_t *free_bytes) {
   cgc_assert(sp->state == CGC_PAGE_SMALL && sp->owner == NULL);
   void *head = NULL;
   size_t count;
   AO_store(&sp->freed, 0); /* before reading bits: a later free is counted again */
-  if (!gc__kind_scanned(sp->kind))
-    count = build_list(seg, sp, &head, ZERO_NONE);
-  else if (sp->flags & CGC_SPAN_ZERO_ALL)
+  int mode = !gc__kind_scanned(sp->kind)        ? ZERO_NONE
+             : (sp->flags & CGC_SPAN_ZERO_ALL) ? ZERO_ALL
+             : (sp->flags & CGC_SPAN_UNSWEPT)  ? ZERO_DEAD
+                                               : ZERO_NONE;
+  bool defer = sp->npages == 1;
+  if (defer)
+    count = claim_page(seg, sp, t, mode);
+  else if (mode == ZERO_ALL)
     count = build_list(seg, sp, &head, ZERO_ALL);
-  else if (sp->flags & CGC_SPAN_UNSWEPT)
+  else if (mode == ZERO_DEAD)
     count = build_list(seg, sp, &head, ZERO_DEAD);
   else
     count = build_list(seg, sp, &head, ZERO_NONE);
@@ -135,8 +194,56 @@ void *gc__span_take(gc_segment_t *seg, gc_span_t *sp, gc_tctx_t *t, size_t *free
   }
   sp->owner = t;
   t->span[sp->kind][sp->cls] = sp;
+  if (defer) {
+    size_t n = CGC_BATCH_BYTES / sp->obj_size;
+    if (n == 0) n = 1;
+    *free_bytes = (count < n ? count : n) * sp->obj_size;
+    sp->rest = NULL;
+    t->build = sp;
+    size_t zeros = 0;
+    for (size_t i = 0; i < CGC_BITMAP_WORDS_PER_PAGE; i++) zeros += (size_t)__builtin_popcountll(t->build_zero[i]);
+    t->build_all = count == sp->nobjs && (zeros == 0 || zeros == count);
+    t->build_zero_all = t->build_all && zeros != 0;
+    return NULL;
+  }
   sp->rest = head;
   return gc__span_next_batch(sp, free_bytes);
+}
+
+/* Link the slots claim_page recorded into sp->rest in address order,
+ * zeroing those it said, and cut the first batch off it -- the same batch
+ * size gc__span_take already counted.  No lock: the span is t's, and
+ * nothing but t reads t->build_*.  Bounds: one step per free slot. */
+void *gc__span_build(gc_tctx_t *t) {
+  gc_span_t *sp = t->build;
+  gc_segment_t *seg = gc__segment_of((uintptr_t)sp);
+  const size_t size = sp->obj_size;
+  const uintptr_t page = gc__span_base(seg, sp);
+  void *head = NULL, **tail = &head;
+  if (t->build_all) { /* every slot free: one stride, and one memset if any zeroing */
+    if (t->build_zero_all) memset((void *)page, 0, CGC_PAGE_SIZE);
+    uintptr_t obj = page;
+    for (uint32_t i = sp->nobjs; i > 0; i--, obj += size) {
+      *tail = (void *)obj;
+      tail = (void **)obj;
+    }
+  }
+  for (size_t i = 0; i < CGC_BITMAP_WORDS_PER_PAGE && !t->build_all; i++) {
+    uint64_t free = t->build_free[i], zero = t->build_zero[i];
+    while (free != 0) {
+      unsigned b = (unsigned)__builtin_ctzll(free);
+      free &= free - 1;
+      uintptr_t obj = page + (((i << 6) + b) << CGC_GRANULE_SHIFT);
+      if ((zero >> b) & 1) zero_object((void *)obj, size);
+      *tail = (void *)obj;
+      tail = (void **)obj;
+    }
+  }
+  *tail = NULL;
+  sp->rest = head;
+  t->build = NULL;
+  size_t bytes;
+  return gc__span_next_batch(sp, &bytes);
 }
 
 /* Take a span back from a thread cache: the objects still on its free

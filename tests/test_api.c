@@ -159,6 +159,45 @@ Test(malloc, memory_freed_with_gc_free_is_zeroed_on_reuse) {
   T_ASSERT_HEAP_VALID();
 }
 
+/* A span whose slots are all free again but for different reasons: some
+ * dead at the last collection (still dirty: the taker must zero them),
+ * some released with gc_free (zeroed then).  Half the objects survive a
+ * collection, the other half die; then the survivors are gc_free'd.  Every
+ * slot handed out afterwards must be zero.  Sizes cover one-page spans
+ * whose starts repeat in every bitmap word (16, 64, 1024 B), ones that do
+ * not (48, 4194 B), and a multi-page span (40000 B). */
+Test(malloc, span_of_dead_and_freed_slots_is_zeroed) {
+  static const size_t sizes[] = {16, 48, 64, 1024, 4194, 40000};
+  enum { N = 2000 };
+  unsigned char **keep = malloc(N * sizeof *keep); /* not scanned: roots below */
+  cr_assert_not_null(keep);
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    size_t n = sizes[i];
+    unsigned char **live = gc_malloc(N * sizeof *live);
+    cr_assert_not_null(live);
+    for (size_t k = 0; k < N; k++) {
+      unsigned char *p = gc_malloc(n);
+      cr_assert_not_null(p);
+      memset(t_launder(p), 0xA5, gc_size(p));
+      if (k % 2 == 0) live[k] = p; /* the rest die */
+    }
+    t_collect();
+    for (size_t k = 0; k < N; k += 2) {
+      keep[k] = live[k];
+      live[k] = NULL;
+    }
+    for (size_t k = 0; k < N; k += 2) gc_free(keep[k]);
+    for (size_t k = 0; k < N; k++) {
+      unsigned char *p = gc_malloc(n);
+      cr_assert_not_null(p);
+      T_ASSERT_ZERO(p, n, "gc_malloc over dead and freed slots");
+      memset(t_launder(p), 0xA5, gc_size(p));
+    }
+  }
+  free(keep);
+  T_ASSERT_HEAP_VALID();
+}
+
 Test(malloc, pages_of_atomic_objects_are_zeroed_for_scanned_use, .timeout = 60.) {
   /* Pages that held (never zeroed) atomic objects and went back to the page
    * pool must be zeroed before they hold scanned objects; keep them from
