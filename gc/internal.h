@@ -250,7 +250,17 @@ CGC_INLINE size_t gc__granule_index(const gc_segment_t *seg, uintptr_t a) {
   return (a - (uintptr_t)seg) >> CGC_GRANULE_SHIFT;
 }
 CGC_INLINE uint64_t gc__bit(size_t g) { return (uint64_t)1 << (g & 63); }
-CGC_INLINE bool gc__alloc_test(const gc_segment_t *seg, size_t g) { return (seg->bits[g >> 6].alloc & gc__bit(g)) != 0; }
+/* Alloc words are read atomically (a plain load on x86-64): a lock-free
+ * gc_free may clear a bit of the same word at any time. */
+CGC_INLINE uint64_t gc__alloc_word(const gc_segment_t *seg, size_t w) {
+  return AO_load((const volatile AO_t *)&seg->bits[w].alloc);
+}
+/* ... with acquire: the caller will reuse slots whose bit a gc_free
+ * cleared, so that free's zeroing must be visible first. */
+CGC_INLINE uint64_t gc__alloc_word_acquire(const gc_segment_t *seg, size_t w) {
+  return AO_load_acquire((const volatile AO_t *)&seg->bits[w].alloc);
+}
+CGC_INLINE bool gc__alloc_test(const gc_segment_t *seg, size_t g) { return (gc__alloc_word(seg, g >> 6) & gc__bit(g)) != 0; }
 CGC_INLINE bool gc__mark_test(const gc_segment_t *seg, size_t g) { return (seg->bits[g >> 6].mark & gc__bit(g)) != 0; }
 CGC_INLINE void gc__alloc_set(gc_segment_t *seg, size_t g) { seg->bits[g >> 6].alloc |= gc__bit(g); }
 CGC_INLINE void gc__alloc_clear(gc_segment_t *seg, size_t g) { seg->bits[g >> 6].alloc &= ~gc__bit(g); }
@@ -438,7 +448,32 @@ typedef struct gc_heap {
 CGC_INTERNAL extern gc_heap_t gc__heap;
 CGC_INTERNAL extern gc_tctx_t gc__tctx_empty;
 
+/* CGC_TSAN: built for ThreadSanitizer (also set by hand for the files
+ * left uninstrumented in such a build: tools/tsan.sh). */
+#if defined(CGC_TSAN)
+#elif defined(__SANITIZE_THREAD__)
+#define CGC_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CGC_TSAN 1
+#endif
+#endif
+#ifdef CGC_TSAN
+/* Under ThreadSanitizer a signal that arrives while a thread is blocked in
+ * pthread_mutex_lock is held back until the lock is acquired: a thread
+ * waiting for the heap lock the collector holds would never answer the
+ * stop signal.  So wait by polling; TSan delivers signals on the way
+ * out of trylock and inside nanosleep. */
+#include <time.h>
+CGC_INLINE void gc__lock(void) {
+  while (pthread_mutex_trylock(&gc__heap.lock) != 0) {
+    struct timespec ts = {0, 20 * 1000};
+    nanosleep(&ts, NULL);
+  }
+}
+#else
 CGC_INLINE void gc__lock(void) { pthread_mutex_lock(&gc__heap.lock); }
+#endif
 CGC_INLINE void gc__unlock(void) { pthread_mutex_unlock(&gc__heap.lock); }
 
 /* ---- module entry points ----------------------------------------------- */
@@ -488,14 +523,23 @@ CGC_INLINE uintptr_t gc__huge_base(const gc_segment_t *seg) {
   return (uintptr_t)seg + CGC_META_PAGES * CGC_PAGE_SIZE;
 }
 
+/* The radix map and the heap bounds are written under the heap lock
+ * (segment.c, release stores: a segment is initialised before it can be
+ * found) and read without it by gc_free, gc_size, gc_base and gc_realloc:
+ * every access is an atomic word access (a plain mov on x86-64). */
+CGC_INLINE uintptr_t gc__load_word(const void *p) { return (uintptr_t)AO_load((const volatile AO_t *)p); }
+CGC_INLINE void gc__store_word_release(void *p, uintptr_t v) { AO_store_release((volatile AO_t *)p, (AO_t)v); }
+static_assert(sizeof(void *) == sizeof(AO_t) && sizeof(uintptr_t) == sizeof(AO_t), "pointers are AO_t-sized");
+
 /* The segment of a, for an a already known to lie in [heap.lo, heap.hi). */
 CGC_INLINE gc_segment_t *gc__radix_lookup_inside(uintptr_t a) {
-  gc_segment_t **leaf = gc__heap.radix[a >> (CGC_SEGMENT_SHIFT + CGC_RADIX_LEAF_BITS)];
+  gc_segment_t **leaf = (gc_segment_t **)gc__load_word(&gc__heap.radix[a >> (CGC_SEGMENT_SHIFT + CGC_RADIX_LEAF_BITS)]);
   if (leaf == NULL) return NULL;
-  return leaf[(a >> CGC_SEGMENT_SHIFT) & ((1u << CGC_RADIX_LEAF_BITS) - 1)];
+  return (gc_segment_t *)gc__load_word(&leaf[(a >> CGC_SEGMENT_SHIFT) & ((1u << CGC_RADIX_LEAF_BITS) - 1)]);
 }
 CGC_INLINE gc_segment_t *gc__radix_lookup(uintptr_t a) {
-  if (cgc_unlikely(a - gc__heap.lo >= gc__heap.hi - gc__heap.lo)) return NULL;
+  uintptr_t lo = gc__load_word(&gc__heap.lo), hi = gc__load_word(&gc__heap.hi);
+  if (cgc_unlikely(a - lo >= hi - lo)) return NULL;
   return gc__radix_lookup_inside(a);
 }
 /* The object of a in segment seg (see gc__find_object). */

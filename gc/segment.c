@@ -27,9 +27,9 @@ static bool radix_set(uintptr_t a, size_t size, gc_segment_t *seg) {
       if (seg == NULL) continue;
       leaf = gc__os_alloc(LEAF_ENTRIES * sizeof *leaf);
       if (leaf == NULL) return false;
-      gc__heap.radix[top] = leaf;
+      gc__store_word_release(&gc__heap.radix[top], (uintptr_t)leaf);
     }
-    leaf[(c >> CGC_SEGMENT_SHIFT) & (LEAF_ENTRIES - 1)] = seg;
+    gc__store_word_release(&leaf[(c >> CGC_SEGMENT_SHIFT) & (LEAF_ENTRIES - 1)], (uintptr_t)seg);
   }
   return true;
 }
@@ -54,17 +54,18 @@ static gc_segment_t *segment_map(size_t size) {
     return NULL;
   }
   uintptr_t a = (uintptr_t)seg;
-  if (!radix_set(a, size, seg)) {
-    gc__os_unmap(seg, size);
-    errno = ENOMEM;
-    return NULL;
-  }
   seg->magic = CGC_SEGMENT_MAGIC;
   seg->size = size;
   for (size_t i = 0; i < CGC_PAGES_PER_SEGMENT; i++) {
     seg->spans[i].head = (uint16_t)i;
     seg->spans[i].state = i < CGC_META_PAGES ? CGC_PAGE_META : CGC_PAGE_FREE;
     seg->free_since[i] = gc__heap.gc_count;
+  }
+  if (!radix_set(a, size, seg)) { /* after the header: lock-free readers may find it at once */
+    radix_set(a, size, NULL);
+    gc__os_unmap(seg, size);
+    errno = ENOMEM;
+    return NULL;
   }
   if (gc__heap.segments == NULL) {
     seg->next = seg->prev = seg;
@@ -76,8 +77,8 @@ static gc_segment_t *segment_map(size_t size) {
     first->prev->next = seg;
     first->prev = seg;
   }
-  if (gc__heap.hi == 0 || a < gc__heap.lo) gc__heap.lo = a;
-  if (a + size > gc__heap.hi) gc__heap.hi = a + size;
+  if (gc__heap.hi == 0 || a < gc__heap.lo) gc__store_word_release(&gc__heap.lo, a);
+  if (a + size > gc__heap.hi) gc__store_word_release(&gc__heap.hi, a + size);
   gc__heap.mapped += size;
   gc__stat_add(&gc__stats.heap, (int64_t)size);
   gc__stats.segments_mapped++;

@@ -84,12 +84,12 @@ build_list(gc_segment_t *seg, gc_span_t *sp, void **headp, int mode) {
   size_t g = gc__granule_index(seg, obj), count = 0;
   void **tail = headp;
   size_t wi = g >> 6;
-  uint64_t aw = seg->bits[wi].alloc, set = 0;
+  uint64_t aw = gc__alloc_word_acquire(seg, wi), set = 0;
   for (uint32_t i = sp->nobjs; i > 0; i--, g += gstep, obj += size) {
     if ((g >> 6) != wi) {
       if (set) gc__alloc_or_word(seg, wi, set); /* a gc_free may clear other bits meanwhile */
       wi = g >> 6;
-      aw = seg->bits[wi].alloc;
+      aw = gc__alloc_word_acquire(seg, wi);
       set = 0;
     }
     uint64_t bit = gc__bit(g);
@@ -127,7 +127,7 @@ static size_t claim_page(gc_segment_t *seg, gc_span_t *sp, gc_tctx_t *t, int mod
     for (wi = w0; wi <= glast >> 6; wi++) {
       uint64_t starts = pattern;
       if (wi == glast >> 6 && (glast & 63) != 63) starts &= ((uint64_t)2 << (glast & 63)) - 1;
-      uint64_t free = starts & ~seg->bits[wi].alloc;
+      uint64_t free = starts & ~gc__alloc_word_acquire(seg, wi);
       uint64_t zero = mode == ZERO_ALL ? free : mode == ZERO_DEAD ? free & seg->bits[wi].mark : 0;
       t->build_free[wi - w0] = free;
       t->build_zero[wi - w0] = zero;
@@ -138,7 +138,7 @@ static size_t claim_page(gc_segment_t *seg, gc_span_t *sp, gc_tctx_t *t, int mod
   }
   for (uint32_t i = sp->nobjs;; g += gstep) {
     if (i == 0 || (g >> 6) != wi) { /* settle word wi */
-      uint64_t free = starts & ~seg->bits[wi].alloc;
+      uint64_t free = starts & ~gc__alloc_word_acquire(seg, wi);
       uint64_t zero = mode == ZERO_ALL ? free : mode == ZERO_DEAD ? free & seg->bits[wi].mark : 0;
       t->build_free[wi - w0] = free;
       t->build_zero[wi - w0] = zero;

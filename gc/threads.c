@@ -193,10 +193,19 @@ static void detach(gc_tctx_t *t) {
  * round. */
 static __thread unsigned exit_rounds;
 
+/* ThreadSanitizer's own destructor does the same and tears the thread's
+ * sanitizer state down in the last round, before ours runs: there cgc
+ * detaches one round earlier (its detach runs instrumented code). */
+#ifdef CGC_TSAN
+#define EXIT_ROUND (PTHREAD_DESTRUCTOR_ITERATIONS - 1)
+#else
+#define EXIT_ROUND PTHREAD_DESTRUCTOR_ITERATIONS
+#endif
+
 static void thread_exit(void *arg) {
   gc_tctx_t *t = arg;
   if (t == NULL || t != gc__tl_ctx) return;
-  if (++exit_rounds < PTHREAD_DESTRUCTOR_ITERATIONS) {
+  if (++exit_rounds < EXIT_ROUND) {
     real_setspecific(gc__heap.tkey, t);
     return;
   }

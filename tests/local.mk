@@ -5,7 +5,7 @@
 # test runs in its own process, so a test may set CGC_* options with
 # setenv() before its first cgc call.
 
-EXTRA_DIST += tests/common.h tests/common.c tests/libroot.c tests/libtls.c tests/libhook.c
+EXTRA_DIST += tests/common.h tests/common.c tests/libroot.c tests/libtls.c tests/libhook.c tests/tsan-stress.c
 
 if HAVE_CRITERION
 

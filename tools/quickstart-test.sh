@@ -2,7 +2,8 @@
 # Build cgc and run the whole test suite, from a fresh Debian machine:
 #   1. gcc build with -Werror: make check (Criterion tests + examples)
 #   2. clang build with -Werror and -fsanitize=undefined: make check
-#   3. make distcheck (the release tarball builds, installs and checks)
+#   3. ThreadSanitizer: the library and tests/tsan-stress.c (tools/tsan.sh)
+#   4. make distcheck (the release tarball builds, installs and checks)
 # Prints a closing "tests: N passed, N failed" line; exits non-zero on any
 # failure.  Build trees go to build/ (ignored by git).
 set -euo pipefail
@@ -77,6 +78,13 @@ check_warnings || status=1
 run_build clang-ubsan CC=clang \
   CFLAGS="-O1 -g -Werror -fsanitize=undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
   LDFLAGS="-fsanitize=undefined" || status=1
+
+echo "== tsan: the library built with -fsanitize=thread, tests/tsan-stress.c"
+if bash tools/tsan.sh "$top/build/gcc"; then
+  passed=$((passed + 1))
+else
+  echo "tsan: FAILED"; failed=$((failed + 1)); status=1
+fi
 
 echo "== distcheck"
 if (cd "$top/build/gcc" && make -j"$jobs" distcheck >distcheck.log 2>&1); then
