@@ -580,6 +580,11 @@ CGC_INLINE uintptr_t gc__find_object(uintptr_t a, gc_segment_t **segp, gc_span_t
   return gc__find_object_in(seg, a, spp);
 }
 
+/* threads.c: the next definition of `name` after cgc's own `ours` (the
+ * system's, or a sanitizer's interceptor), else static_fallback; fatal
+ * when there is none.  For the interposers (threads.c, sigwait.c). */
+CGC_INTERNAL void *gc__find_next(const char *name, void *ours, void *static_fallback);
+
 /* alloc.c */
 CGC_INTERNAL void *gc__alloc_slow(size_t n, unsigned kind);
 CGC_INTERNAL void *gc__oom(size_t n);

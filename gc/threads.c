@@ -65,11 +65,11 @@ extern int __pthread_key_delete(pthread_key_t) __attribute__((weak));
 extern int __pthread_sigmask(int, const sigset_t *, sigset_t *) __attribute__((weak));
 extern int __sigprocmask(int, const sigset_t *, sigset_t *) __attribute__((weak));
 
-/* The next definition of `name` after ours.  When our definition is the
+/* The next definition of `name` after ours (internal.h).  When our definition is the
  * one the executable uses (libcgc.a) and a sanitizer runtime intercepts
  * the same function, call its interceptor so the sanitizer still sees the
  * call; it forwards to libc.  Bounds: two dlsym calls, once per name. */
-static void *find_next(const char *name, void *ours, void *static_fallback) {
+void *gc__find_next(const char *name, void *ours, void *static_fallback) {
   char buf[64];
   void *def = dlsym(RTLD_DEFAULT, name);
   if (def == ours) {
@@ -88,15 +88,15 @@ static void *find_next(const char *name, void *ours, void *static_fallback) {
  * signal masks from their constructors), so it reads no option. */
 static void resolve(void) {
   if (real_create != NULL) return;
-  real_setspecific = (setspecific_fn_t)find_next("pthread_setspecific", (void *)pthread_setspecific,
+  real_setspecific = (setspecific_fn_t)gc__find_next("pthread_setspecific", (void *)pthread_setspecific,
                                                   (void *)__pthread_setspecific);
-  real_key_delete = (key_delete_fn_t)find_next("pthread_key_delete", (void *)pthread_key_delete,
+  real_key_delete = (key_delete_fn_t)gc__find_next("pthread_key_delete", (void *)pthread_key_delete,
                                                (void *)__pthread_key_delete);
-  real_pthread_sigmask = (sigmask_fn_t)find_next("pthread_sigmask", (void *)pthread_sigmask,
+  real_pthread_sigmask = (sigmask_fn_t)gc__find_next("pthread_sigmask", (void *)pthread_sigmask,
                                                  (void *)__pthread_sigmask);
-  real_sigprocmask = (sigmask_fn_t)find_next("sigprocmask", (void *)sigprocmask, (void *)__sigprocmask);
+  real_sigprocmask = (sigmask_fn_t)gc__find_next("sigprocmask", (void *)sigprocmask, (void *)__sigprocmask);
   __atomic_thread_fence(__ATOMIC_RELEASE);
-  real_create = (create_fn_t)find_next("pthread_create", (void *)pthread_create, (void *)__pthread_create_2_1);
+  real_create = (create_fn_t)gc__find_next("pthread_create", (void *)pthread_create, (void *)__pthread_create_2_1);
 }
 
 /* The stop signal must reach every registered thread: libraries often

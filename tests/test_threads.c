@@ -30,7 +30,10 @@
 #include <pthread.h>
 #include <sched.h>
 #include <semaphore.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -1553,6 +1556,120 @@ Test(signals, threads_blocking_every_signal_are_still_stopped, .timeout = 30.) {
   join(a);
   join(b);
   join(c);
+  ASSERT_NO_ERRORS();
+}
+
+/* Calls that install a signal mask of their own while they wait, or take
+ * the signals they wait for: with every signal in the mask or set, cgc
+ * takes its stop signal out, so the waiting thread is stopped (not held
+ * up until the call returns, not robbed of the signal by sigwait).  Each
+ * waiter holds a tree on its stack; the collections must finish quickly
+ * (the polling calls would otherwise wait out their 20 s timeout, the
+ * others for ever) and the sigwait family must get SIGUSR1, never the
+ * stop signal. */
+enum { W_SIGSUSPEND, W_SIGWAIT, W_SIGWAITINFO, W_SIGTIMEDWAIT, W_PPOLL, W_PSELECT, W_EPOLL_PWAIT, W_EPOLL_PWAIT2, W_N };
+static const long w_syscall[W_N] = {SYS_rt_sigsuspend, SYS_rt_sigtimedwait, SYS_rt_sigtimedwait, SYS_rt_sigtimedwait,
+                                    SYS_ppoll,         SYS_pselect6,        SYS_epoll_pwait,     SYS_epoll_pwait2};
+static const char *const w_name[W_N] = {"sigsuspend", "sigwait",  "sigwaitinfo", "sigtimedwait",
+                                        "ppoll",      "pselect", "epoll_pwait", "epoll_pwait2"};
+static atomic_int w_tid[W_N], w_got[W_N], w_usr1;
+static int w_pipe[2];
+static void on_usr1(int sig) {
+  (void)sig;
+  atomic_store(&w_usr1, 1);
+}
+
+/* Wait as call k does, again after each EINTR (a collection's stop
+ * signal runs a handler, which these calls do not restart). */
+static int masked_wait(int k, const sigset_t *all) {
+  struct timespec tmo = {20, 0};
+  siginfo_t si;
+  int got = -1;
+  switch (k) {
+  case W_SIGSUSPEND: {
+    sigset_t m = *all;
+    sigdelset(&m, SIGUSR1);
+    while (!atomic_load(&w_usr1)) sigsuspend(&m);
+    return SIGUSR1;
+  }
+  case W_SIGWAIT:
+    return sigwait(all, &got) == 0 ? got : -1;
+  case W_SIGWAITINFO:
+    while ((got = sigwaitinfo(all, &si)) < 0 && errno == EINTR) {
+    }
+    return got;
+  case W_SIGTIMEDWAIT:
+    while ((got = sigtimedwait(all, &si, &tmo)) < 0 && errno == EINTR) {
+    }
+    return got;
+  case W_PPOLL: {
+    struct pollfd pf = {.fd = w_pipe[0], .events = POLLIN};
+    while ((got = ppoll(&pf, 1, &tmo, all)) < 0 && errno == EINTR) {
+    }
+    return got;
+  }
+  case W_PSELECT:
+    for (;;) {
+      fd_set r;
+      FD_ZERO(&r);
+      FD_SET(w_pipe[0], &r);
+      if ((got = pselect(w_pipe[0] + 1, &r, NULL, NULL, &tmo, all)) >= 0 || errno != EINTR) return got;
+    }
+  default: {
+    int ep = epoll_create1(0);
+    struct epoll_event ev = {.events = EPOLLIN}, out;
+    epoll_ctl(ep, EPOLL_CTL_ADD, w_pipe[0], &ev);
+    while ((got = k == W_EPOLL_PWAIT ? epoll_pwait(ep, &out, 1, 20000, all) : epoll_pwait2(ep, &out, 1, &tmo, all)) < 0 &&
+           errno == EINTR) {
+    }
+    close(ep);
+    return got;
+  }
+  }
+}
+
+static void *masked_waiter(void *arg) {
+  int k = (int)(uintptr_t)arg;
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, NULL);
+  t_node *volatile mine;
+  build_on(&mine, 200, 23000000 + (uint64_t)k * 1000);
+  let_go();
+  atomic_store(&w_tid[k], gettid_());
+  atomic_store(&w_got[k], masked_wait(k, &all));
+  tl_ok(mine, 200, 23000000 + (uint64_t)k * 1000, w_name[k]);
+  return NULL;
+}
+
+Test(signals, calls_with_their_own_masks_do_not_hold_up_or_swallow_stops, .timeout = 30.) {
+  gc_init();
+  struct sigaction sa = {.sa_handler = on_usr1};
+  sigaction(SIGUSR1, &sa, NULL);
+  cr_assert_eq(pipe(w_pipe), 0);
+  pthread_t th[W_N];
+  for (int k = 0; k < W_N; k++) th[k] = spawn(masked_waiter, (void *)(uintptr_t)k);
+  for (int k = 0; k < W_N; k++) {
+    while (atomic_load(&w_tid[k]) == 0) sched_yield();
+    wait_blocked_in(atomic_load(&w_tid[k]), w_syscall[k]);
+  }
+  uint64_t t0 = gc__now_ns();
+  churn_collect(10, 23);
+  uint64_t ms = (gc__now_ns() - t0) / 1000000;
+  cr_assert_lt(ms, 10000, "10 collections took %llu ms with threads waiting under full masks", (unsigned long long)ms);
+  for (int k = 0; k < W_N; k++)
+    cr_assert_eq(blocked_syscall(atomic_load(&w_tid[k])), w_syscall[k], "%s returned during the collections",
+                 w_name[k]);
+  for (int k = W_SIGSUSPEND; k <= W_SIGTIMEDWAIT; k++) pthread_kill(th[k], SIGUSR1);
+  cr_assert_eq(write(w_pipe[1], "x", 1), 1);
+  for (int k = 0; k < W_N; k++) join(th[k]);
+  for (int k = W_SIGSUSPEND; k <= W_SIGTIMEDWAIT; k++)
+    cr_assert_eq(atomic_load(&w_got[k]), SIGUSR1, "%s returned %d, not SIGUSR1 (the stop signal is %d)", w_name[k],
+                 atomic_load(&w_got[k]), gc__world_signal());
+  for (int k = W_PPOLL; k < W_N; k++)
+    cr_assert_eq(atomic_load(&w_got[k]), 1, "%s returned %d, not the pipe", w_name[k], atomic_load(&w_got[k]));
+  close(w_pipe[0]);
+  close(w_pipe[1]);
   ASSERT_NO_ERRORS();
 }
 

@@ -27,7 +27,7 @@ objs=()
 for f in "$top"/gc/*.c; do
   o=$out/$(basename "$f" .c).o
   case $f in
-    */threads.c) clang "${cflags[@]}" -DCGC_TSAN=1 -c "$f" -o "$o" ;;
+    */threads.c | */sigwait.c) clang "${cflags[@]}" -DCGC_TSAN=1 -c "$f" -o "$o" ;;
     *) clang "${cflags[@]}" -fsanitize=thread -c "$f" -o "$o" ;;
   esac
   objs+=("$o")

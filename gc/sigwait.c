@@ -1,0 +1,132 @@
+/*
+ * sigwait.c -- keeping the stop signal out of the masks and wait sets of
+ * the system calls that take their own.
+ *
+ * threads.c keeps a registered thread from ever blocking the stop signal
+ * with pthread_sigmask/sigprocmask.  A handful of calls install a mask of
+ * their own for as long as they wait (sigsuspend, ppoll, pselect,
+ * epoll_pwait, epoll_pwait2), or take the signals they wait for
+ * (sigwait, sigwaitinfo, sigtimedwait).  The common idioms -- a thread
+ * that waits in sigsuspend with every signal but one blocked, a
+ * signal-handling thread in sigwait on a full set -- would hold every
+ * collection up until some other signal arrives, or swallow the stop
+ * signal outright.  Each interposer below takes the stop signal out of
+ * the set for a registered thread and calls the system's function, so
+ * the stop signal is always delivered to cgc's handler; the rest of the
+ * call is untouched.  A program cannot wait for the stop signal itself
+ * (choose another CGC_SIGNAL).
+ *
+ * The definitions are weak: in a fully static program a strong libc
+ * definition that something else pulls in wins (without the filter)
+ * instead of clashing.  Where libc.a has no internal name to fall back
+ * on (epoll_pwait, epoll_pwait2), a fully static program gets the raw
+ * system call.
+ */
+#include "internal.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define CGC_INTERPOSE CGC_API __attribute__((weak))
+
+/* glibc's internal names (strong in libc.a), for fully static programs. */
+extern int __sigsuspend(const sigset_t *) __attribute__((weak));
+extern int __sigwait(const sigset_t *, int *) __attribute__((weak));
+extern int __sigwaitinfo(const sigset_t *, siginfo_t *) __attribute__((weak));
+extern int __sigtimedwait(const sigset_t *, siginfo_t *, const struct timespec *) __attribute__((weak));
+extern int __ppoll(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *) __attribute__((weak));
+extern int __pselect(int, fd_set *, fd_set *, fd_set *, const struct timespec *, const sigset_t *)
+    __attribute__((weak));
+
+/* set, or a copy of it without the stop signal in *copy when the caller
+ * is a registered thread and set holds it. */
+static const sigset_t *strip(const sigset_t *set, sigset_t *copy) {
+  if (set == NULL || !gc__tl_ctx->registered) return set;
+  int sig = gc__world_signal();
+  if (sig == 0 || !sigismember(set, sig)) return set;
+  *copy = *set;
+  sigdelset(copy, sig);
+  return copy;
+}
+
+/* fn_: the real function, looked up on first use (idempotent; racing
+ * callers store the same value). */
+#define REAL(type, name, fallback)                                                  \
+  static AO_t real_##name;                                                          \
+  type fn_ = (type)AO_load_acquire(&real_##name);                                   \
+  if (cgc_unlikely(fn_ == NULL)) {                                                  \
+    fn_ = (type)gc__find_next(#name, (void *)name, (void *)(fallback));             \
+    AO_store_release(&real_##name, (AO_t)fn_);                                      \
+  }
+
+/* Raw system calls for static programs without a libc name to reach. */
+static int sys_epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout, const sigset_t *mask) {
+  return (int)syscall(SYS_epoll_pwait, epfd, ev, max, timeout, mask, (size_t)(_NSIG / 8));
+}
+static int sys_epoll_pwait2(int epfd, struct epoll_event *ev, int max, const struct timespec *timeout,
+                            const sigset_t *mask) {
+  return (int)syscall(SYS_epoll_pwait2, epfd, ev, max, timeout, mask, (size_t)(_NSIG / 8));
+}
+
+typedef int (*sigsuspend_fn)(const sigset_t *);
+typedef int (*sigwait_fn)(const sigset_t *, int *);
+typedef int (*sigwaitinfo_fn)(const sigset_t *, siginfo_t *);
+typedef int (*sigtimedwait_fn)(const sigset_t *, siginfo_t *, const struct timespec *);
+typedef int (*ppoll_fn)(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *);
+typedef int (*pselect_fn)(int, fd_set *, fd_set *, fd_set *, const struct timespec *, const sigset_t *);
+typedef int (*epoll_pwait_fn)(int, struct epoll_event *, int, int, const sigset_t *);
+typedef int (*epoll_pwait2_fn)(int, struct epoll_event *, int, const struct timespec *, const sigset_t *);
+
+CGC_INTERPOSE int sigsuspend(const sigset_t *mask) {
+  REAL(sigsuspend_fn, sigsuspend, __sigsuspend);
+  sigset_t copy;
+  return fn_(strip(mask, &copy));
+}
+
+CGC_INTERPOSE int sigwait(const sigset_t *set, int *sig) {
+  REAL(sigwait_fn, sigwait, __sigwait);
+  sigset_t copy;
+  return fn_(strip(set, &copy), sig);
+}
+
+CGC_INTERPOSE int sigwaitinfo(const sigset_t *set, siginfo_t *info) {
+  REAL(sigwaitinfo_fn, sigwaitinfo, __sigwaitinfo);
+  sigset_t copy;
+  return fn_(strip(set, &copy), info);
+}
+
+CGC_INTERPOSE int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *timeout) {
+  REAL(sigtimedwait_fn, sigtimedwait, __sigtimedwait);
+  sigset_t copy;
+  return fn_(strip(set, &copy), info, timeout);
+}
+
+CGC_INTERPOSE int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *timeout, const sigset_t *mask) {
+  REAL(ppoll_fn, ppoll, __ppoll);
+  sigset_t copy;
+  return fn_(fds, n, timeout, strip(mask, &copy));
+}
+
+CGC_INTERPOSE int pselect(int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec *timeout,
+                          const sigset_t *mask) {
+  REAL(pselect_fn, pselect, __pselect);
+  sigset_t copy;
+  return fn_(n, r, w, e, timeout, strip(mask, &copy));
+}
+
+CGC_INTERPOSE int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout, const sigset_t *mask) {
+  REAL(epoll_pwait_fn, epoll_pwait, sys_epoll_pwait);
+  sigset_t copy;
+  return fn_(epfd, ev, max, timeout, strip(mask, &copy));
+}
+
+CGC_INTERPOSE int epoll_pwait2(int epfd, struct epoll_event *ev, int max, const struct timespec *timeout,
+                               const sigset_t *mask) {
+  REAL(epoll_pwait2_fn, epoll_pwait2, sys_epoll_pwait2);
+  sigset_t copy;
+  return fn_(epfd, ev, max, timeout, strip(mask, &copy));
+}
