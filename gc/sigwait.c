@@ -18,9 +18,9 @@
  *
  * The definitions are weak: in a fully static program a strong libc
  * definition that something else pulls in wins (without the filter)
- * instead of clashing.  Where libc.a has no internal name to fall back
- * on (epoll_pwait, epoll_pwait2), a fully static program gets the raw
- * system call.
+ * instead of clashing.  A fully static program reaches the system's
+ * function through libc.a's internal name when that was linked in, else
+ * through the raw system call.
  */
 #include "internal.h"
 
@@ -29,6 +29,7 @@
 #include <sys/epoll.h>
 #include <sys/select.h>
 #include <sys/syscall.h>
+#include <errno.h>
 #include <unistd.h>
 
 #define CGC_INTERPOSE CGC_API __attribute__((weak))
@@ -63,14 +64,45 @@ static const sigset_t *strip(const sigset_t *set, sigset_t *copy) {
     AO_store_release(&real_##name, (AO_t)fn_);                                      \
   }
 
-/* Raw system calls for static programs without a libc name to reach. */
+/* Raw system calls, for fully static programs where dlsym finds nothing
+ * and libc.a's own member was not linked in (only the weak references
+ * above point at it).  The timeouts are copied: the kernel writes the
+ * time left into them.  These are not cancellation points. */
+#define KSIGSET ((size_t)(_NSIG / 8))
+static int sys_sigsuspend(const sigset_t *mask) { return (int)syscall(SYS_rt_sigsuspend, mask, KSIGSET); }
+static int sys_sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *timeout) {
+  return (int)syscall(SYS_rt_sigtimedwait, set, info, timeout, KSIGSET);
+}
+static int sys_sigwaitinfo(const sigset_t *set, siginfo_t *info) { return sys_sigtimedwait(set, info, NULL); }
+static int sys_sigwait(const sigset_t *set, int *sig) {
+  int r;
+  while ((r = sys_sigtimedwait(set, NULL, NULL)) < 0 && errno == EINTR) {
+  }
+  if (r < 0) return errno;
+  *sig = r;
+  return 0;
+}
+static int sys_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *timeout, const sigset_t *mask) {
+  struct timespec t, *tp = timeout != NULL ? (t = *timeout, &t) : NULL;
+  return (int)syscall(SYS_ppoll, fds, n, tp, mask, KSIGSET);
+}
+static int sys_pselect(int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec *timeout, const sigset_t *mask) {
+  struct timespec t, *tp = timeout != NULL ? (t = *timeout, &t) : NULL;
+  struct {
+    const sigset_t *set;
+    size_t size;
+  } m = {mask, KSIGSET};
+  return (int)syscall(SYS_pselect6, n, r, w, e, tp, &m);
+}
 static int sys_epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout, const sigset_t *mask) {
-  return (int)syscall(SYS_epoll_pwait, epfd, ev, max, timeout, mask, (size_t)(_NSIG / 8));
+  return (int)syscall(SYS_epoll_pwait, epfd, ev, max, timeout, mask, KSIGSET);
 }
 static int sys_epoll_pwait2(int epfd, struct epoll_event *ev, int max, const struct timespec *timeout,
                             const sigset_t *mask) {
-  return (int)syscall(SYS_epoll_pwait2, epfd, ev, max, timeout, mask, (size_t)(_NSIG / 8));
+  return (int)syscall(SYS_epoll_pwait2, epfd, ev, max, timeout, mask, KSIGSET);
 }
+/* libc.a's internal name when it was linked in, else the system call. */
+#define STATIC(name) (__##name != NULL ? (void *)__##name : (void *)sys_##name)
 
 typedef int (*sigsuspend_fn)(const sigset_t *);
 typedef int (*sigwait_fn)(const sigset_t *, int *);
@@ -82,38 +114,38 @@ typedef int (*epoll_pwait_fn)(int, struct epoll_event *, int, int, const sigset_
 typedef int (*epoll_pwait2_fn)(int, struct epoll_event *, int, const struct timespec *, const sigset_t *);
 
 CGC_INTERPOSE int sigsuspend(const sigset_t *mask) {
-  REAL(sigsuspend_fn, sigsuspend, __sigsuspend);
+  REAL(sigsuspend_fn, sigsuspend, STATIC(sigsuspend));
   sigset_t copy;
   return fn_(strip(mask, &copy));
 }
 
 CGC_INTERPOSE int sigwait(const sigset_t *set, int *sig) {
-  REAL(sigwait_fn, sigwait, __sigwait);
+  REAL(sigwait_fn, sigwait, STATIC(sigwait));
   sigset_t copy;
   return fn_(strip(set, &copy), sig);
 }
 
 CGC_INTERPOSE int sigwaitinfo(const sigset_t *set, siginfo_t *info) {
-  REAL(sigwaitinfo_fn, sigwaitinfo, __sigwaitinfo);
+  REAL(sigwaitinfo_fn, sigwaitinfo, STATIC(sigwaitinfo));
   sigset_t copy;
   return fn_(strip(set, &copy), info);
 }
 
 CGC_INTERPOSE int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *timeout) {
-  REAL(sigtimedwait_fn, sigtimedwait, __sigtimedwait);
+  REAL(sigtimedwait_fn, sigtimedwait, STATIC(sigtimedwait));
   sigset_t copy;
   return fn_(strip(set, &copy), info, timeout);
 }
 
 CGC_INTERPOSE int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *timeout, const sigset_t *mask) {
-  REAL(ppoll_fn, ppoll, __ppoll);
+  REAL(ppoll_fn, ppoll, STATIC(ppoll));
   sigset_t copy;
   return fn_(fds, n, timeout, strip(mask, &copy));
 }
 
 CGC_INTERPOSE int pselect(int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec *timeout,
                           const sigset_t *mask) {
-  REAL(pselect_fn, pselect, __pselect);
+  REAL(pselect_fn, pselect, STATIC(pselect));
   sigset_t copy;
   return fn_(n, r, w, e, timeout, strip(mask, &copy));
 }

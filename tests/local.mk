@@ -112,3 +112,17 @@ tests_test_threads_LDFLAGS = $(cgc_test_ldflags)
 tests_test_threads_DEPENDENCIES = libcgc.la tests/libtls.la tests/libhook.la
 
 endif HAVE_CRITERION
+
+# A fully static program (not Criterion, which does not link statically):
+# threads, sigwait and ppoll without dlsym (see the file).  The -u flags
+# are the README's.  Not in sanitizer builds (see configure.ac).
+EXTRA_DIST += tests/static-link.c
+if !SANITIZED
+check_PROGRAMS += tests/static-link
+TESTS += tests/static-link
+tests_static_link_SOURCES = tests/static-link.c
+tests_static_link_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/include
+tests_static_link_LDADD = libcgc.la $(ATOMIC_OPS_LIBS) -lpthread
+tests_static_link_LDFLAGS = -all-static \
+	-Wl,-u,__pthread_create_2_1,-u,__pthread_setspecific,-u,__pthread_key_delete,-u,__pthread_sigmask,-u,__sigprocmask
+endif !SANITIZED

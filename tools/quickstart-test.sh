@@ -27,6 +27,8 @@ count_results() {
       f=$(sed -n 's/.*Failing: \([0-9]*\).*/\1/p' <<<"$line")
       c=$(sed -n 's/.*Crashing: \([0-9]*\).*/\1/p' <<<"$line")
       passed=$((passed + p)); failed=$((failed + f + c))
+    elif [ -f "${log%.log}.trs" ]; then # a plain test program (tests/static-link)
+      if grep -q "^:test-result: PASS" "${log%.log}.trs"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
     fi
   done
   for log in "$dir"/examples/*.log; do
