@@ -105,45 +105,46 @@ build_list(gc_segment_t *seg, gc_span_t *sp, void **headp, int mode) {
   return count;
 }
 
-/* Claim the free slots of a one-page span for t without touching them:
- * set their alloc bits and record in t->build_free which they are, and in
- * t->build_zero which of them must be zeroed (`mode`).  The slow part --
+/* Claim the slots of bitmap word wi (index i of the span's page) whose
+ * object starts are in `starts` and whose alloc bit is clear: record them
+ * (and which to zero, per `mode`) in t->build_*, set their alloc bits.
+ * Returns how many. */
+static inline size_t claim_word(gc_segment_t *seg, gc_tctx_t *t, size_t wi, size_t i, uint64_t starts, int mode) {
+  uint64_t free = starts & ~gc__alloc_word_acquire(seg, wi);
+  t->build_free[i] = free;
+  t->build_zero[i] = mode == ZERO_ALL ? free : mode == ZERO_DEAD ? free & seg->bits[wi].mark : 0;
+  if (free) gc__alloc_or_word(seg, wi, free); /* a gc_free may clear other bits meanwhile */
+  return (size_t)__builtin_popcountll(free);
+}
+
+/* Claim the free slots of a one-page span for t without touching them
+ * (claim_word for each bitmap word with object starts).  The slow part --
  * writing the links and zeroing -- is gc__span_build's, after the heap
  * lock is released, so threads refilling at once do it in parallel.
- * Returns the number of free slots.  Bounds: one pass over the slots
- * with bitmap words only. */
+ * Returns the number of free slots.  Bounds: one pass over the bitmap
+ * words, or over the slots when their starts do not repeat per word. */
 static size_t claim_page(gc_segment_t *seg, gc_span_t *sp, gc_tctx_t *t, int mode) {
   const size_t gstep = sp->obj_size >> CGC_GRANULE_SHIFT;
   size_t g = gc__granule_index(seg, gc__span_base(seg, sp));
-  const size_t w0 = g >> 6;
+  const size_t w0 = g >> 6; /* g is word-aligned: spans start on pages */
   size_t wi = w0, count = 0;
-  uint64_t starts = 0;
   memset(t->build_free, 0, sizeof t->build_free);
   memset(t->build_zero, 0, sizeof t->build_zero);
   if (64 % gstep == 0) { /* object starts repeat in every word: no per-object loop */
     uint64_t pattern = 0;
     for (size_t b = 0; b < 64; b += gstep) pattern |= (uint64_t)1 << b;
-    const size_t glast = g + (size_t)(sp->nobjs - 1) * gstep; /* g is word-aligned */
-    for (wi = w0; wi <= glast >> 6; wi++) {
+    const size_t glast = g + (size_t)(sp->nobjs - 1) * gstep;
+    for (; wi <= glast >> 6; wi++) {
       uint64_t starts = pattern;
       if (wi == glast >> 6 && (glast & 63) != 63) starts &= ((uint64_t)2 << (glast & 63)) - 1;
-      uint64_t free = starts & ~gc__alloc_word_acquire(seg, wi);
-      uint64_t zero = mode == ZERO_ALL ? free : mode == ZERO_DEAD ? free & seg->bits[wi].mark : 0;
-      t->build_free[wi - w0] = free;
-      t->build_zero[wi - w0] = zero;
-      if (free) gc__alloc_or_word(seg, wi, free); /* a gc_free may clear other bits meanwhile */
-      count += (size_t)__builtin_popcountll(free);
+      count += claim_word(seg, t, wi, wi - w0, starts, mode);
     }
     return count;
   }
+  uint64_t starts = 0;
   for (uint32_t i = sp->nobjs;; g += gstep) {
-    if (i == 0 || (g >> 6) != wi) { /* settle word wi */
-      uint64_t free = starts & ~gc__alloc_word_acquire(seg, wi);
-      uint64_t zero = mode == ZERO_ALL ? free : mode == ZERO_DEAD ? free & seg->bits[wi].mark : 0;
-      t->build_free[wi - w0] = free;
-      t->build_zero[wi - w0] = zero;
-      if (free) gc__alloc_or_word(seg, wi, free); /* a gc_free may clear other bits meanwhile */
-      count += (size_t)__builtin_popcountll(free);
+    if (i == 0 || (g >> 6) != wi) { /* word wi has all its starts */
+      count += claim_word(seg, t, wi, wi - w0, starts, mode);
       if (i == 0) break;
       wi = g >> 6;
       starts = 0;
