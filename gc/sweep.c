@@ -113,7 +113,8 @@ static inline size_t claim_word(gc_segment_t *seg, gc_tctx_t *t, size_t wi, size
   uint64_t free = starts & ~gc__alloc_word_acquire(seg, wi);
   t->build_free[i] = free;
   t->build_zero[i] = mode == ZERO_ALL ? free : mode == ZERO_DEAD ? free & seg->bits[wi].mark : 0;
-  if (free) gc__alloc_or_word(seg, wi, free); /* a gc_free may clear other bits meanwhile */
+  if (free == 0) return 0;
+  gc__alloc_or_word(seg, wi, free); /* a gc_free may clear other bits meanwhile */
   return (size_t)__builtin_popcountll(free);
 }
 
@@ -201,10 +202,14 @@ void *gc__span_take(gc_segment_t *seg, gc_span_t *sp, gc_tctx_t *t, size_t *free
     *free_bytes = (count < n ? count : n) * sp->obj_size;
     sp->rest = NULL;
     t->build = sp;
-    size_t zeros = 0;
-    for (size_t i = 0; i < CGC_BITMAP_WORDS_PER_PAGE; i++) zeros += (size_t)__builtin_popcountll(t->build_zero[i]);
-    t->build_all = count == sp->nobjs && (zeros == 0 || zeros == count);
-    t->build_zero_all = t->build_all && zeros != 0;
+    /* all slots free and to be zeroed all alike: one stride (and memset) */
+    bool some = false, all = true;
+    for (size_t i = 0; i < CGC_BITMAP_WORDS_PER_PAGE; i++) {
+      some |= t->build_zero[i] != 0;
+      all &= t->build_zero[i] == t->build_free[i];
+    }
+    t->build_all = count == sp->nobjs && (!some || all);
+    t->build_zero_all = t->build_all && some;
     return NULL;
   }
   sp->rest = head;
