@@ -1,6 +1,11 @@
 /* common.c -- helpers shared by the cgc Criterion suites (see common.h). */
 #include "common.h"
 
+#include <spawn.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 void t_fill(void *p, size_t n, uint64_t id) {
   unsigned char *b = p;
   size_t off = 0, w = 0;
@@ -163,4 +168,51 @@ T_NOINLINE void t_list_check(const t_node *head, size_t count, uint64_t idbase) 
   const t_node *n = head;
   for (size_t i = 0; i < count; i++, n = n->next) t_node_check(n, idbase + i);
   if (n != NULL) cr_assert_fail("list of %zu nodes is longer than expected", count);
+}
+
+/* ---- child processes ------------------------------------------------------ */
+
+/* Read what fd holds from its start into buf (NUL-terminated, truncated to
+ * cap - 1); *len, when asked, receives the whole length. */
+static void slurp(int fd, char *buf, size_t cap, size_t *len) {
+  size_t n = 0;
+  ssize_t r;
+  lseek(fd, 0, SEEK_SET);
+  while (n + 1 < cap && (r = read(fd, buf + n, cap - 1 - n)) > 0) n += (size_t)r;
+  buf[n] = 0;
+  if (len) *len = n;
+  char tmp[4096];
+  while ((r = read(fd, tmp, sizeof tmp)) > 0)
+    if (len) *len += (size_t)r;
+  close(fd);
+}
+
+t_child_t *t_run_child(const char *scenario, const char *const *env) {
+  t_child_t *res = malloc(sizeof *res);
+  cr_assert_not_null(res);
+  char outname[] = "/tmp/cgc-test-out-XXXXXX", errname[] = "/tmp/cgc-test-err-XXXXXX";
+  int outfd = mkstemp(outname), errfd = mkstemp(errname);
+  cr_assert(outfd >= 0 && errfd >= 0);
+  unlink(outname);
+  unlink(errname);
+  char *envp[16];
+  char child[64];
+  snprintf(child, sizeof child, "CGC_TEST_CHILD=%s", scenario);
+  size_t k = 0;
+  envp[k++] = child;
+  for (; env && *env && k < 15; env++) envp[k++] = (char *)*env;
+  envp[k] = NULL;
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, outfd, 1);
+  posix_spawn_file_actions_adddup2(&fa, errfd, 2);
+  char *argv[] = {(char *)"cgc-test-child", NULL};
+  pid_t pid;
+  int rc = posix_spawn(&pid, "/proc/self/exe", &fa, NULL, argv, envp);
+  cr_assert_eq(rc, 0, "posix_spawn: %s", strerror(rc));
+  posix_spawn_file_actions_destroy(&fa);
+  cr_assert_eq(waitpid(pid, &res->status, 0), pid);
+  slurp(outfd, res->out, sizeof res->out, NULL);
+  slurp(errfd, res->err, sizeof res->err, &res->err_len);
+  return res;
 }

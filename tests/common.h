@@ -134,6 +134,20 @@ void t_node_check(const t_node *n, uint64_t id);
 t_node *t_list_new(size_t count, uint64_t idbase, size_t fixed_size);
 void t_list_check(const t_node *head, size_t count, uint64_t idbase);
 
+/* ---- child processes ------------------------------------------------------ */
+/* Scenarios that need their own environment (CGC_* options, LD_PRELOAD)
+ * or that must die: the test program re-executes itself with
+ * CGC_TEST_CHILD=scenario and only the given environment (a NULL-ended
+ * list), and a constructor of the program runs the scenario.  Returns its
+ * wait status and output (malloc'ed; free it). */
+typedef struct t_child {
+  int status;
+  char out[8192];
+  char err[65536];
+  size_t err_len; /* the whole length, even past sizeof err */
+} t_child_t;
+t_child_t *t_run_child(const char *scenario, const char *const *env);
+
 /* Set a CGC_* option; must run before the first cgc call of the test. */
 #define T_SETENV(k, v) cr_assert_eq(setenv((k), (v), 1), 0)
 

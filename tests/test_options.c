@@ -96,60 +96,9 @@ __attribute__((constructor)) static void child_main(void) {
   exit(0);
 }
 
-/* Re-execute this program running `scenario` with only the given
- * environment; collect its stdout/stderr and its wait status. */
-typedef struct child_result {
-  int status;
-  char out[8192];
-  char err[65536];
-  size_t err_len;
-} child_result_t;
-
-static void slurp(int fd, char *buf, size_t cap, size_t *len) {
-  size_t n = 0;
-  ssize_t r;
-  lseek(fd, 0, SEEK_SET);
-  while (n + 1 < cap && (r = read(fd, buf + n, cap - 1 - n)) > 0) n += (size_t)r;
-  buf[n] = 0;
-  if (len) *len = n;
-  /* count the rest, if any */
-  char tmp[4096];
-  while ((r = read(fd, tmp, sizeof tmp)) > 0)
-    if (len) *len += (size_t)r;
-  close(fd);
-}
-
-static void run_scenario(const char *scenario, const char *const *env, child_result_t *res) {
-  char outname[] = "/tmp/cgc-test-out-XXXXXX", errname[] = "/tmp/cgc-test-err-XXXXXX";
-  int outfd = mkstemp(outname), errfd = mkstemp(errname);
-  cr_assert(outfd >= 0 && errfd >= 0);
-  unlink(outname);
-  unlink(errname);
-  char *envp[16];
-  char child[64];
-  snprintf(child, sizeof child, "CGC_TEST_CHILD=%s", scenario);
-  size_t k = 0;
-  envp[k++] = child;
-  for (; env && *env && k < 15; env++) envp[k++] = (char *)*env;
-  envp[k] = NULL;
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, outfd, 1);
-  posix_spawn_file_actions_adddup2(&fa, errfd, 2);
-  char *argv[] = {(char *)"cgc-test-child", NULL};
-  pid_t pid;
-  int rc = posix_spawn(&pid, "/proc/self/exe", &fa, NULL, argv, envp);
-  cr_assert_eq(rc, 0, "posix_spawn: %s", strerror(rc));
-  posix_spawn_file_actions_destroy(&fa);
-  cr_assert_eq(waitpid(pid, &res->status, 0), pid);
-  slurp(outfd, res->out, sizeof res->out, NULL);
-  slurp(errfd, res->err, sizeof res->err, &res->err_len);
-}
-
 static size_t growth_collections(const char *growth) {
-  child_result_t *res = malloc(sizeof *res);
   const char *env[] = {growth, "CGC_INITIAL_HEAP_SIZE=1M", NULL};
-  run_scenario("growth", env, res);
+  t_child_t *res = t_run_child("growth", env);
   cr_assert(WIFEXITED(res->status) && WEXITSTATUS(res->status) == 0, "growth child (%s) failed: status %#x\n%s",
             growth, res->status, res->err);
   size_t c = 0, live = 0;
@@ -174,8 +123,7 @@ Test(options, heap_growth_sets_collection_frequency, .timeout = 60.) {
 }
 
 Test(options, silent_by_default) {
-  child_result_t *res = malloc(sizeof *res);
-  run_scenario("work", NULL, res);
+  t_child_t *res = t_run_child("work", NULL);
   cr_assert(WIFEXITED(res->status) && WEXITSTATUS(res->status) == 0, "status %#x", res->status);
   cr_assert_eq(res->err_len, 0, "cgc printed without being asked:\n%s", res->err);
   cr_assert_str_empty(res->out);
@@ -183,36 +131,32 @@ Test(options, silent_by_default) {
 }
 
 Test(options, print_stats_prints) {
-  child_result_t *res = malloc(sizeof *res);
   const char *env[] = {"CGC_PRINT_STATS=1", NULL};
-  run_scenario("work", env, res);
+  t_child_t *res = t_run_child("work", env);
   cr_assert(WIFEXITED(res->status) && WEXITSTATUS(res->status) == 0, "status %#x\n%s", res->status, res->err);
   cr_assert(res->err_len > 0 || res->out[0] != 0, "CGC_PRINT_STATS=1 printed nothing");
   free(res);
 }
 
 Test(options, verbose_prints) {
-  child_result_t *res = malloc(sizeof *res);
   const char *env[] = {"CGC_VERBOSE=1", NULL};
-  run_scenario("work", env, res);
+  t_child_t *res = t_run_child("work", env);
   cr_assert(WIFEXITED(res->status) && WEXITSTATUS(res->status) == 0, "status %#x\n%s", res->status, res->err);
   cr_assert_gt(res->err_len, 0, "CGC_VERBOSE=1 printed nothing to stderr");
   free(res);
 }
 
 Test(options, verify_passes_on_a_healthy_heap) {
-  child_result_t *res = malloc(sizeof *res);
   const char *env[] = {"CGC_VERIFY=1", NULL};
-  run_scenario("work", env, res);
+  t_child_t *res = t_run_child("work", env);
   cr_assert(WIFEXITED(res->status) && WEXITSTATUS(res->status) == 0, "CGC_VERIFY=1: status %#x\n%s", res->status,
             res->err);
   free(res);
 }
 
 Test(options, malformed_values_are_reported_and_ignored) {
-  child_result_t *res = malloc(sizeof *res);
   const char *env[] = {"CGC_MAX_HEAP_SIZE=12Q", "CGC_HEAP_GROWTH=fast", NULL};
-  run_scenario("hold64m", env, res);
+  t_child_t *res = t_run_child("hold64m", env);
   cr_assert(WIFEXITED(res->status) && WEXITSTATUS(res->status) == 0,
             "a malformed CGC_MAX_HEAP_SIZE was not ignored: status %#x\n%s", res->status, res->err);
   cr_assert_not_null(strstr(res->err, "CGC_MAX_HEAP_SIZE"), "malformed CGC_MAX_HEAP_SIZE not reported:\n%s", res->err);

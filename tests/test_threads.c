@@ -2272,58 +2272,8 @@ Test(fork, child_of_a_multithreaded_program, .timeout = 60.) {
  * Child processes: scenarios that need their own environment (CGC_SIGNAL,
  * LD_PRELOAD) or that must die.  The program re-executes itself with
  * CGC_TEST_CHILD naming the scenario; a constructor runs it before
- * Criterion starts (as in test_options.c).  Plain checks, exit codes.
+ * Criterion starts (t_run_child, common.h).  Plain checks, exit codes.
  * ====================================================================== */
-
-typedef struct child_result {
-  int status;
-  char out[8192];
-  char err[65536];
-  size_t err_len;
-} child_result_t;
-
-static void slurp(int fd, char *buf, size_t cap, size_t *len) {
-  size_t n = 0;
-  ssize_t r;
-  lseek(fd, 0, SEEK_SET);
-  while (n + 1 < cap && (r = read(fd, buf + n, cap - 1 - n)) > 0) n += (size_t)r;
-  buf[n] = 0;
-  if (len) *len = n;
-  char tmp[4096];
-  while ((r = read(fd, tmp, sizeof tmp)) > 0)
-    if (len) *len += (size_t)r;
-  close(fd);
-}
-
-static child_result_t *run_scenario(const char *scenario, const char *const *env) {
-  child_result_t *res = malloc(sizeof *res);
-  cr_assert_not_null(res);
-  char outname[] = "/tmp/cgc-test-out-XXXXXX", errname[] = "/tmp/cgc-test-err-XXXXXX";
-  int outfd = mkstemp(outname), errfd = mkstemp(errname);
-  cr_assert(outfd >= 0 && errfd >= 0);
-  unlink(outname);
-  unlink(errname);
-  char *envp[16];
-  char child[64];
-  snprintf(child, sizeof child, "CGC_TEST_CHILD=%s", scenario);
-  size_t k = 0;
-  envp[k++] = child;
-  for (; env && *env && k < 15; env++) envp[k++] = (char *)*env;
-  envp[k] = NULL;
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, outfd, 1);
-  posix_spawn_file_actions_adddup2(&fa, errfd, 2);
-  char *argv[] = {(char *)"cgc-test-child", NULL};
-  pid_t pid;
-  int rc = posix_spawn(&pid, "/proc/self/exe", &fa, NULL, argv, envp);
-  cr_assert_eq(rc, 0, "posix_spawn: %s", strerror(rc));
-  posix_spawn_file_actions_destroy(&fa);
-  cr_assert_eq(waitpid(pid, &res->status, 0), pid);
-  slurp(outfd, res->out, sizeof res->out, NULL);
-  slurp(errfd, res->err, sizeof res->err, &res->err_len);
-  return res;
-}
 
 #define ASSERT_CHILD_EXIT0(res, what)                                                                  \
   cr_assert(WIFEXITED((res)->status) && WEXITSTATUS((res)->status) == 0,                               \
@@ -2377,7 +2327,7 @@ static int child_startarg_window(void) {
 
 Test(registration, start_arg_right_after_registration, .timeout = 30.) {
   const char *env[] = {"LD_PRELOAD=" TEST_LIBDIR "/libhook.so", NULL};
-  child_result_t *res = run_scenario("startarg_window", env);
+  t_child_t *res = t_run_child("startarg_window", env);
   ASSERT_CHILD_EXIT0(res, "start argument while the new thread sits right after its registration");
   free(res);
 }
@@ -2440,7 +2390,7 @@ Test(options, cgc_signal, .timeout = 60.) {
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     const sigcase_t *c = &cases[i];
     const char *env[] = {c->env, NULL};
-    child_result_t *res = run_scenario("signal", env);
+    t_child_t *res = t_run_child("signal", env);
     const char *what = c->env ? c->env : "(no CGC_SIGNAL)";
     ASSERT_CHILD_EXIT0(res, what);
     int sig = -1, installed = -1, restart = -1, pwr_default = -1;
@@ -2503,7 +2453,7 @@ static int child_double_free_single(void) {
 static int df_twice_seen; /* deaths in the CAS ("freed twice") */
 
 static void assert_double_free_death(const char *scenario) {
-  child_result_t *res = run_scenario(scenario, NULL);
+  t_child_t *res = t_run_child(scenario, NULL);
   cr_assert(WIFSIGNALED(res->status) && WTERMSIG(res->status) == SIGABRT,
             "%s: the child did not abort (status %#x)\nstdout:\n%s\nstderr:\n%s", scenario, res->status, res->out,
             res->err);
