@@ -3,6 +3,8 @@
 
 #include <spawn.h>
 #include <stdio.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -185,6 +187,17 @@ static void slurp(int fd, char *buf, size_t cap, size_t *len) {
   while ((r = read(fd, tmp, sizeof tmp)) > 0)
     if (len) *len += (size_t)r;
   close(fd);
+}
+
+const char *t_child_scenario(void) {
+  const char *scenario = getenv("CGC_TEST_CHILD");
+  if (scenario == NULL) return NULL;
+  /* Never outlive the test: die with the parent (a Criterion timeout kills
+   * it), and in any case after a minute. */
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() == 1) _exit(9);
+  alarm(60);
+  return scenario;
 }
 
 t_child_t *t_run_child(const char *scenario, const char *const *env) {

@@ -147,6 +147,10 @@ typedef struct t_child {
   size_t err_len; /* the whole length, even past sizeof err */
 } t_child_t;
 t_child_t *t_run_child(const char *scenario, const char *const *env);
+/* In the program's constructor: the scenario this process was started
+ * for, or NULL in the test run itself.  A child dies with its parent and
+ * after a minute in any case. */
+const char *t_child_scenario(void);
 
 /* Set a CGC_* option; must run before the first cgc call of the test. */
 #define T_SETENV(k, v) cr_assert_eq(setenv((k), (v), 1), 0)

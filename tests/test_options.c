@@ -77,13 +77,8 @@ static void child_hold_64m(void) {
 }
 
 __attribute__((constructor)) static void child_main(void) {
-  const char *scenario = getenv("CGC_TEST_CHILD");
+  const char *scenario = t_child_scenario();
   if (scenario == NULL) return;
-  /* Never outlive the test: die with the parent (a Criterion timeout kills
-   * it), and in any case after a minute. */
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() == 1) _exit(9);
-  alarm(60);
   if (strcmp(scenario, "growth") == 0)
     child_growth();
   else if (strcmp(scenario, "work") == 0)

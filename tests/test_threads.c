@@ -2478,11 +2478,8 @@ Test(gc_free, double_free_in_one_thread_dies) { assert_double_free_death("double
 /* ---- the constructor that runs scenarios ---- */
 
 __attribute__((constructor)) static void child_main(void) {
-  const char *scenario = getenv("CGC_TEST_CHILD");
+  const char *scenario = t_child_scenario();
   if (scenario == NULL) return;
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() == 1) _exit(9);
-  alarm(60);
   int rc;
   if (strcmp(scenario, "startarg_window") == 0)
     rc = child_startarg_window();
