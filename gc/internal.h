@@ -537,6 +537,18 @@ CGC_INLINE gc_segment_t *gc__radix_lookup_inside(uintptr_t a) {
   if (leaf == NULL) return NULL;
   return (gc_segment_t *)gc__load_word(&leaf[(a >> CGC_SEGMENT_SHIFT) & ((1u << CGC_RADIX_LEAF_BITS) - 1)]);
 }
+/* The radix leaf entries of the whole heap range as one array indexed by
+ * (a - heap.lo) >> CGC_SEGMENT_SHIFT, when [heap.lo, heap.hi) lies in one
+ * leaf (32 GiB of address space: the usual case); else NULL.  For the
+ * marker, which looks up every candidate pointer: one load instead of
+ * two.  Valid while lo, hi and the radix do not change (heap lock held). */
+CGC_INLINE gc_segment_t **gc__radix_flat(void) {
+  uintptr_t lo = gc__heap.lo, hi = gc__heap.hi;
+  if (hi <= lo || lo >> (CGC_SEGMENT_SHIFT + CGC_RADIX_LEAF_BITS) != (hi - 1) >> (CGC_SEGMENT_SHIFT + CGC_RADIX_LEAF_BITS))
+    return NULL;
+  gc_segment_t **leaf = gc__heap.radix[lo >> (CGC_SEGMENT_SHIFT + CGC_RADIX_LEAF_BITS)];
+  return leaf == NULL ? NULL : &leaf[(lo >> CGC_SEGMENT_SHIFT) & ((1u << CGC_RADIX_LEAF_BITS) - 1)];
+}
 CGC_INLINE gc_segment_t *gc__radix_lookup(uintptr_t a) {
   uintptr_t lo = gc__load_word(&gc__heap.lo), hi = gc__load_word(&gc__heap.hi);
   if (cgc_unlikely(a - lo >= hi - lo)) return NULL;
@@ -544,29 +556,30 @@ CGC_INLINE gc_segment_t *gc__radix_lookup(uintptr_t a) {
 }
 /* The object of a in segment seg (see gc__find_object). */
 CGC_INLINE uintptr_t gc__find_object_in(gc_segment_t *seg, uintptr_t a, gc_span_t **spp) {
+  /* A huge segment's descriptors are META and FREE pages and one LARGE
+   * head, never SMALL, whatever 4 MiB block of it `a` lies in: so its
+   * test waits until the common SMALL case is out of the way. */
+  size_t head = seg->spans[(a & CGC_SEGMENT_MASK) >> CGC_PAGE_SHIFT].head;
+  gc_span_t *sp = &seg->spans[head];
   uintptr_t obj;
-  gc_span_t *sp;
-  if (cgc_unlikely(seg->huge)) {
+  if (cgc_likely(sp->state == CGC_PAGE_SMALL)) {
+    uintptr_t base = gc__page_addr(seg, head);
+    size_t idx = gc__obj_index((a - base) >> CGC_GRANULE_SHIFT, sp->divmagic);
+    if (idx >= sp->nobjs) return 0;
+    obj = base + idx * sp->obj_size;
+  } else if (seg->huge) {
     sp = &seg->spans[CGC_META_PAGES];
     obj = gc__huge_base(seg);
     if (a - obj >= sp->obj_size) return 0;
+  } else if (sp->state == CGC_PAGE_LARGE) {
+    obj = gc__page_addr(seg, head);
+    if (a - obj >= sp->obj_size) return 0;
   } else {
-    size_t head = seg->spans[(a & CGC_SEGMENT_MASK) >> CGC_PAGE_SHIFT].head;
-    sp = &seg->spans[head];
-    uintptr_t base = gc__page_addr(seg, head);
-    if (cgc_likely(sp->state == CGC_PAGE_SMALL)) {
-      size_t idx = gc__obj_index((a - base) >> CGC_GRANULE_SHIFT, sp->divmagic);
-      if (idx >= sp->nobjs) return 0;
-      obj = base + idx * sp->obj_size;
-    } else if (sp->state == CGC_PAGE_LARGE) {
-      obj = base;
-      if (a - obj >= sp->obj_size) return 0;
-    } else {
-      return 0;
-    }
+    return 0;
   }
   if (!gc__alloc_test(seg, gc__granule_index(seg, obj))) return 0;
   *spp = sp;
+  if (obj == 0) __builtin_unreachable(); /* inside a segment; lets callers drop their test */
   return obj;
 }
 /* Look up the object containing address a: its start, or 0 when a is not
@@ -618,6 +631,18 @@ CGC_INTERNAL void gc__mark_prepare(void);
 CGC_INTERNAL void gc__mark_atfork_child(void);
 /* Tests: mark every collection with all CGC_MARKERS markers (no policy). */
 CGC_INTERNAL void gc__mark_force_parallel(bool on);
+/* Serial or parallel marking, chosen by measured tracing rates (see
+ * mark.c "Serial or parallel").  Marker 0's, heap lock held; a struct of
+ * its own so that tests can drive it with made-up rates. */
+#define CGC_RATE_WINDOW 4 /* recent rates kept per mode */
+#define CGC_PROBE_EVERY 16 /* eligible collections between runs of the mode not preferred */
+typedef struct gc_mark_policy {
+  double rate[2][CGC_RATE_WINDOW]; /* bytes per ns, [serial, parallel]; 0: empty */
+  unsigned at[2];                  /* samples recorded per mode (ring position) */
+  unsigned probe;                  /* eligible collections since the last probe */
+} gc_mark_policy_t;
+CGC_INTERNAL void gc__mark_policy_record(gc_mark_policy_t *p, int mode, double rate);
+CGC_INTERNAL int gc__mark_policy_choose(gc_mark_policy_t *p);
 
 /* roots.c */
 CGC_INTERNAL void gc__mark_roots(void);

@@ -35,13 +35,19 @@
  * live, plus the root bytes just pushed -- reaches 2 * WORK_PER_MARKER,
  * with one marker per WORK_PER_MARKER up to CGC_MARKERS: below that,
  * waking helpers and their cold caches cost more than they save.  It then
- * does so only while parallel marks have traced faster (bytes per ns,
- * averaged) than serial ones, every PROBE_EVERY-th such collection trying
- * the other mode: the parallel instance pays a CAS per object marked
- * (about 1.25x the serial cost per byte), and on a loaded machine a
- * preempted helper holding work delays the end of the phase, so there
- * serial can win.  The worst case is one collection in PROBE_EVERY
- * marked the slower way.
+ * does so only while parallel marks trace faster (bytes per ns) than
+ * serial ones, every CGC_PROBE_EVERY-th such collection trying the other
+ * mode: the parallel instance pays a CAS per object marked and runs
+ * about 1.2x the serial instructions per byte (1.35x its cycles, measured
+ * with perf stat on 2 markers), and on a loaded machine a preempted
+ * helper holding work delays the end of the phase, so there serial can
+ * win.  A mode is judged by the best of its last CGC_RATE_WINDOW rates,
+ * not an average: noise only slows a collection down, so on a noisy VM
+ * an average (or the latest probe) kept flipping to serial after one
+ * unlucky parallel collection (mt-binarytrees with 2 threads: 22 of 56
+ * collections parallel; json: 2 of 18 in one run, 16 in the next).  The
+ * worst case is one collection in CGC_PROBE_EVERY marked the slower way,
+ * plus CGC_RATE_WINDOW of them after a mode really became slower.
  *
  * ===================================================================
  *  Deques (split Chase-Lev)
@@ -161,7 +167,7 @@
  * below 0.4 MiB of work, 0.75 at 0.5-1 MiB, 0.70 at 1-1.4 MiB, 0.5-0.7
  * above.  So 2 markers from 1 MiB, with some margin. */
 #define WORK_PER_MARKER ((size_t)512 << 10)
-#define PROBE_EVERY 16 /* eligible collections between probes of the other mode */
+
 #define SPIN_MAX 256    /* pause loops before an idle marker yields its CPU */
 #define YIELDS_MAX 16    /* then yields before it sleeps */
 #define IDLE_SLEEP_NS 200000 /* a sleeping idle marker looks again this often */
@@ -209,10 +215,8 @@ struct gc_mark_state {
   /* the policy (marker 0 only, heap lock held) */
   bool force;        /* tests: every collection uses nmax markers */
   int last;          /* previous collection: 0 serial, 1 parallel, -1 not eligible */
-  bool last_probe;   /* ... and it was a probe of the mode not preferred */
   size_t last_roots; /* its root bytes */
-  unsigned probe;    /* eligible collections since the other mode ran */
-  double rate[2];    /* traced bytes per ns, serial and parallel (EMA); 0: unknown */
+  gc_mark_policy_t policy;
   gc_marker_t m[CGC_MARKERS_MAX];
 };
 static_assert(CGC_MARKERS_MAX < ((uint64_t)1 << 32), "the active count fits the phase word's low half");
@@ -465,6 +469,7 @@ CGC_NO_SANITIZE_ADDRESS CGC_INLINE void drain(gc_mark_state_t *st, gc_marker_t *
   size_t split = par ? gc__load(&mk->split) : 0;
   size_t top = par ? gc__load(&mk->top) : 0; /* at most the real top */
   const uintptr_t hlo = gc__heap.lo, hspan = gc__heap.hi - gc__heap.lo;
+  gc_segment_t *const *flat = gc__radix_flat(); /* NULL: two-level lookups */
   gc_range_t fifo[PREFETCH_DEPTH];
   unsigned head = 0, len = 0;
   for (;;) {
@@ -509,9 +514,9 @@ CGC_NO_SANITIZE_ADDRESS CGC_INLINE void drain(gc_mark_state_t *st, gc_marker_t *
       r.hi = r.lo + SCAN_CHUNK;
     }
     for (uintptr_t p = r.lo; p + CGC_WORD_SIZE <= r.hi; p += CGC_WORD_SIZE) {
-      uintptr_t w = *(const uintptr_t *)p;
-      if (cgc_likely(w - hlo >= hspan)) continue;
-      gc_segment_t *seg = gc__radix_lookup_inside(w);
+      uintptr_t w = *(const uintptr_t *)p, off = w - hlo;
+      if (cgc_likely(off >= hspan)) continue;
+      gc_segment_t *seg = cgc_likely(flat != NULL) ? flat[off >> CGC_SEGMENT_SHIFT] : gc__radix_lookup_inside(w);
       if (seg == NULL) continue;
       gc_span_t *sp;
       uintptr_t obj = gc__find_object_in(seg, w, &sp);
@@ -601,27 +606,61 @@ static unsigned start_helpers(gc_mark_state_t *st, unsigned want) {
 
 /* ---- collection entry points ------------------------------------------------------ */
 
-/* Fold the previous collection's tracing rate into its mode's estimate.
- * Its work is known now: the scanned bytes its reclaim found live plus
- * its root bytes.  The mode in use averages (a quarter per sample); a
- * probe's sample replaces the estimate of the mode probed, so one old
- * unlucky sample cannot keep the better mode out for long (a wrong switch
- * corrects itself as the mode switched to gets its own samples). */
+/* ---- serial or parallel: the policy ------------------------------------------ */
+
+/* Record a tracing rate (bytes per ns) measured in `mode` (0 serial, 1
+ * parallel): it replaces the oldest of the mode's last CGC_RATE_WINDOW.
+ * Bounds: O(1). */
+void gc__mark_policy_record(gc_mark_policy_t *p, int mode, double rate) {
+  p->rate[mode][p->at[mode]++ % CGC_RATE_WINDOW] = rate;
+}
+
+/* A mode's estimate: the best of its recent rates (0: none yet).  Noise
+ * on a shared machine -- a helper preempted, a cache flushed by another
+ * tenant -- only ever makes a collection slower, so the best recent rate
+ * is what the mode can do; one unlucky sample cannot hide it, and a mode
+ * that really became slower loses its old best after CGC_RATE_WINDOW of
+ * its own samples. */
+static double best_rate(const gc_mark_policy_t *p, int mode) {
+  double b = 0;
+  for (unsigned i = 0; i < CGC_RATE_WINDOW; i++)
+    if (p->rate[mode][i] > b) b = p->rate[mode][i];
+  return b;
+}
+
+/* The mode for the next eligible collection: each mode measured once
+ * (parallel first), then the one with the better estimate, except that
+ * every CGC_PROBE_EVERY-th collection runs the other one to keep its rates
+ * current.  Bounds: O(CGC_RATE_WINDOW). */
+int gc__mark_policy_choose(gc_mark_policy_t *p) {
+  double serial = best_rate(p, 0), par = best_rate(p, 1);
+  if (par == 0) return 1;
+  if (serial == 0) return 0;
+  int mode = par > serial;
+  if (++p->probe >= CGC_PROBE_EVERY) {
+    p->probe = 0;
+    mode = !mode;
+  }
+  return mode;
+}
+
+/* Record the previous collection's tracing rate in its mode.  Its work is
+ * known now: the scanned bytes its reclaim found live plus its root
+ * bytes. */
 static void learn(gc_mark_state_t *st) {
   if (st->last < 0 || gc__stats.mark_last_ns == 0) return;
   double work = (double)(gc__heap.live - gc__heap.live_atomic + st->last_roots);
-  double r = work / (double)gc__stats.mark_last_ns, *e = &st->rate[st->last];
-  *e = *e == 0 || st->last_probe ? r : *e + (r - *e) / 4;
+  gc__mark_policy_record(&st->policy, st->last, work / (double)gc__stats.mark_last_ns);
 }
 
 /* How many markers this collection should use (1: serial).  Parallel
  * only when the expected work is at least 2 * WORK_PER_MARKER (one marker
  * per WORK_PER_MARKER, at most st->nmax), and only while parallel marks
- * trace faster than serial ones: the parallel instance pays a CAS per
- * object, and a helper that the OS (or the hypervisor) preempts while it
- * holds work delays the end of the phase, so on a loaded machine serial
- * can win.  Every PROBE_EVERY-th eligible collection runs the other mode
- * to keep its rate current.  Sets st->last to the mode chosen. */
+ * trace faster than serial ones (gc__mark_policy_choose): the parallel
+ * instance pays a CAS per object, and a helper that the OS (or the
+ * hypervisor) keeps off its CPU while it holds work delays the end of the
+ * phase, so on a loaded machine serial can win.  Sets st->last to the
+ * mode chosen. */
 static unsigned markers_wanted(gc_mark_state_t *st) {
   learn(st);
   st->last = -1;
@@ -630,20 +669,7 @@ static unsigned markers_wanted(gc_mark_state_t *st) {
   size_t work = gc__heap.live - gc__heap.live_atomic + st->root_bytes;
   size_t k = work / WORK_PER_MARKER;
   if (k < 2) return 1;
-  bool par;
-  st->last_probe = false;
-  if (st->rate[1] == 0) { /* measure each mode once, parallel first */
-    par = true;
-  } else if (st->rate[0] == 0) {
-    par = false;
-  } else {
-    par = st->rate[1] > st->rate[0];
-    if (++st->probe >= PROBE_EVERY) {
-      st->probe = 0;
-      st->last_probe = true;
-      par = !par;
-    }
-  }
+  int par = gc__mark_policy_choose(&st->policy);
   st->last = par;
   st->last_roots = st->root_bytes;
   if (!par) return 1;

@@ -698,3 +698,62 @@ Test(mark_option, too_many_is_capped_and_reported) {
   cr_assert_not_null(strstr(err, "CGC_MARKERS"), "CGC_MARKERS=100 was not reported: '%s'", err);
   cr_assert_eq(markers_used(), 16);
 }
+
+/* ======================================================================
+ * the serial-or-parallel policy, driven with made-up tracing rates
+ * ====================================================================== */
+
+/* The modes chosen for `n` collections in a row when every collection of
+ * mode m traces at rate[m]; returns how many were parallel. */
+static unsigned run_policy(gc_mark_policy_t *p, unsigned n, const double rate[2]) {
+  unsigned par = 0;
+  for (unsigned i = 0; i < n; i++) {
+    int m = gc__mark_policy_choose(p);
+    par += (unsigned)m;
+    gc__mark_policy_record(p, m, rate[m]);
+  }
+  return par;
+}
+
+Test(mark_policy, measures_both_modes_then_keeps_the_faster_and_probes_the_other) {
+  gc_mark_policy_t p = {0};
+  cr_assert_eq(gc__mark_policy_choose(&p), 1, "parallel is measured first");
+  gc__mark_policy_record(&p, 1, 2.0);
+  cr_assert_eq(gc__mark_policy_choose(&p), 0, "then serial");
+  gc__mark_policy_record(&p, 0, 1.0);
+  const double par_faster[2] = {1.0, 2.0};
+  unsigned n = 4 * CGC_PROBE_EVERY;
+  unsigned par = run_policy(&p, n, par_faster);
+  cr_assert_eq(par, n - n / CGC_PROBE_EVERY, "one serial probe in %d: %u of %u parallel", CGC_PROBE_EVERY, par, n);
+  const double serial_faster[2] = {3.0, 2.0};
+  par = run_policy(&p, n, serial_faster);
+  /* the next probe of serial finds it faster: at most CGC_PROBE_EVERY
+   * collections until then, one probe of parallel in CGC_PROBE_EVERY after */
+  cr_assert_leq(par, CGC_PROBE_EVERY + n / CGC_PROBE_EVERY, "serial has become faster: %u of %u still parallel", par,
+                n);
+  cr_assert_geq(par, n / CGC_PROBE_EVERY - 1, "parallel is still probed: %u of %u", par, n);
+}
+
+/* A parallel collection that a preempted helper made slow must not send
+ * every following collection to serial (an average, or a probe replacing
+ * the estimate, did: noise only slows collections down). */
+Test(mark_policy, one_unlucky_sample_does_not_switch_modes) {
+  gc_mark_policy_t p = {0};
+  const double par_faster[2] = {1.0, 1.6};
+  (void)run_policy(&p, 2 * CGC_PROBE_EVERY, par_faster);
+  gc__mark_policy_record(&p, 1, 0.3); /* one parallel mark 5x slower than usual */
+  int m = gc__mark_policy_choose(&p);
+  if (m == 0) m = gc__mark_policy_choose(&p); /* (it may be the probe's turn) */
+  cr_assert_eq(m, 1, "one slow parallel collection switched to serial");
+}
+
+/* A mode that really became slower loses its old best rate after
+ * CGC_RATE_WINDOW samples of its own. */
+Test(mark_policy, a_lasting_slowdown_switches_within_the_window) {
+  gc_mark_policy_t p = {0};
+  const double par_faster[2] = {1.0, 1.6};
+  (void)run_policy(&p, 2 * CGC_PROBE_EVERY, par_faster);
+  const double par_slow[2] = {1.0, 0.5};
+  unsigned par = run_policy(&p, CGC_PROBE_EVERY, par_slow);
+  cr_assert_leq(par, CGC_RATE_WINDOW + 1, "%u parallel collections after parallel became slower", par);
+}
