@@ -16,11 +16,15 @@
 # For each mode: one validation run (its "NAME: ok ..." line must equal
 # the malloc mode's, else the mode is FAILED and not timed; exit status 77
 # means "not applicable", e.g. cgc with several threads: the mode shows as
-# n/a and is not timed), then hyperfine (--warmup, --runs, --export-json
-# RESULTS/NAME-MODE.json) with every run wrapped in GNU time -f %M for its
-# peak RSS (the table shows the median over the timed runs; time's exec
-# adds well under a millisecond to each run, the same in every mode).  The
-# program's "bench-stats:" line is kept from every timed run.  At the end
+# n/a and is not timed).  Then the timed runs with hyperfine, every run
+# wrapped in GNU time -f %M for its peak RSS (the table shows the median
+# over the timed runs; time's exec adds well under a millisecond to each
+# run, the same in every mode), interleaved: in each of BENCH_ROUNDS (3)
+# rounds every mode gets its share of the runs, the order of the modes
+# reversed every other round, so that a slow spell of a shared machine
+# does not land on one mode only; the rounds' hyperfine JSON is merged
+# into RESULTS/NAME-MODE.json.  The program's "bench-stats:" line is kept
+# from every timed run.  At the end
 # markdown tables go to stdout and RESULTS/summary.md, everything to
 # RESULTS/summary.json, and bench/charts.py draws RESULTS/charts/*.png and
 # *.svg with gnuplot (when installed).
@@ -41,8 +45,9 @@
 #
 # Environment: BENCH_LOAD_MAX (0.5) and BENCH_LOAD_WAIT (30 s): wait up to
 # that long for the 1-minute load average to drop below that, then carry
-# on with a warning.  BENCH_JEMALLOC, BENCH_MIMALLOC, BENCH_TIME override
-# the library and GNU time paths.
+# on with a warning.  BENCH_ROUNDS (3): rounds the timed runs are
+# interleaved in.  BENCH_JEMALLOC, BENCH_MIMALLOC, BENCH_TIME override the
+# library and GNU time paths.
 #
 # Needs bash, hyperfine, GNU time and python3 (for the JSON and the
 # tables); gnuplot for the charts.
@@ -71,6 +76,7 @@ BENCHMARKS=(
   "json||800 6|11|1"
 )
 ALL_MODES=(malloc cgc bdwgc jemalloc mimalloc) # malloc first: the reference
+ROUNDS=${BENCH_ROUNDS:-3} # timed runs are interleaved across modes in this many rounds
 
 JEMALLOC=${BENCH_JEMALLOC:-/usr/lib/x86_64-linux-gnu/libjemalloc.so.2}
 MIMALLOC=${BENCH_MIMALLOC:-/usr/lib/x86_64-linux-gnu/libmimalloc.so.2}
@@ -107,6 +113,7 @@ done
 bindir=$(cd "$bindir" && pwd)
 [[ -z $runs || $runs =~ ^[1-9][0-9]*$ ]] || die "--runs: $runs is not a positive number"
 [[ $warmup =~ ^[0-9]+$ ]] || die "--warmup: $warmup is not a number"
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "BENCH_ROUNDS: $ROUNDS is not a positive number"
 results=${results:-$bindir/results}
 mkdir -p "$results"
 results=$(cd "$results" && pwd)
@@ -178,6 +185,8 @@ for entry in "${BENCHMARKS[@]}"; do
   fi
   [[ -z $runs ]] || nruns=$runs
   ref_line='' ref_mode=''
+  timed=()
+  declare -A timed_cmd=() timed_ok=() timed_stats=() timed_failed=()
   echo
   echo "run.sh: == $name${args:+ $args}  ($nruns timed runs, $warmup warmup) =="
   for mode in "${ALL_MODES[@]}"; do
@@ -243,29 +252,72 @@ for entry in "${BENCHMARKS[@]}"; do
     fi
     echo "run.sh: $name/$mode: $okline"
 
-    # Timed runs.  Each hyperfine run appends its peak RSS (KiB) to $rss.
-    # The programs' output is inherited: their stdout goes, with
-    # hyperfine's, to $hfout, of which only hyperfine's lines are shown;
-    # their stderr (the bench-stats lines) goes to $hferr, with hyperfine's
-    # warnings and errors, which are shown.
-    hcmd=$(printf '%q ' "$GNU_TIME" -a -o "$rss" -f %M "${cmd[@]}")
+    timed+=("$mode")
+    timed_cmd[$mode]=$(printf '%q ' "$GNU_TIME" -a -o "$rss" -f %M "${cmd[@]}")
+    timed_ok[$mode]=$okline timed_stats[$mode]=$stats
+    : >"$work/$name-$mode.hfout"
+    : >"$work/$name-$mode.hferr"
+  done
+
+  # Timed runs, interleaved: ROUNDS rounds, each giving every mode its
+  # share of the runs, the order of the modes reversed every other round.
+  # On a shared machine the speed drifts over minutes; runs of one mode
+  # back to back would let a slow spell land on one mode only.  Each
+  # hyperfine run appends its peak RSS (KiB) to $rss; the programs'
+  # stdout goes, with hyperfine's, to $hfout (only hyperfine's lines are
+  # shown), their stderr (the bench-stats lines) to $hferr, with
+  # hyperfine's warnings and errors, which are shown.
+  rounds=$((nruns < ROUNDS ? nruns : ROUNDS))
+  for ((round = 0; round < rounds; round++)); do
+    share=$(((nruns * (round + 1)) / rounds - (nruns * round) / rounds))
+    order=("${timed[@]}")
+    if ((round % 2)); then
+      order=()
+      for ((i = ${#timed[@]} - 1; i >= 0; i--)); do order+=("${timed[i]}"); done
+    fi
+    for mode in "${order[@]}"; do
+      [[ -z ${timed_failed[$mode]:-} ]] || continue
+      hfout=$work/$name-$mode.hfout hferr=$work/$name-$mode.hferr
+      hf_rc=0
+      hyperfine -N --style basic --output=inherit --warmup "$((round == 0 ? warmup : 0))" --runs "$share" \
+        --command-name "$name/$mode" --export-json "$work/$name-$mode.r$round.json" "${timed_cmd[$mode]}" \
+        >>"$hfout" 2>>"$hferr" || hf_rc=$?
+      if ((hf_rc != 0)); then
+        timed_failed[$mode]=1
+        grep -v '^bench-stats: ' "$hferr" >&2 || true
+      fi
+    done
+  done
+  for mode in "${timed[@]}"; do
+    json=$results/$name-$mode.json rss=$work/$name-$mode.rss
     hfout=$work/$name-$mode.hfout hferr=$work/$name-$mode.hferr
-    hf_rc=0
-    hyperfine -N --style basic --output=inherit --warmup "$warmup" --runs "$nruns" \
-      --command-name "$name/$mode" --export-json "$json" "$hcmd" >"$hfout" 2>"$hferr" || hf_rc=$?
-    grep -E '^Benchmark [0-9]+: |^  (Time|Range) \(' "$hfout" || true
-    grep -v '^bench-stats: ' "$hferr" >&2 || true
-    if ((hf_rc != 0)); then
+    if [[ -n ${timed_failed[$mode]:-} ]]; then
       reason="a timed run failed (crash or non-zero exit)"
       echo "run.sh: $name/$mode: FAILED: $reason" >&2
-      rm -f "$json"
-      record "$name" "$mode" FAILED "$reason" "$args" "$nruns" "${cmd[*]}" "$okline" "$stats" "" "" ""
+      record "$name" "$mode" FAILED "$reason" "$args" "$nruns" "${timed_cmd[$mode]}" "${timed_ok[$mode]}" \
+        "${timed_stats[$mode]}" "" "" ""
       continue
     fi
+    # One hyperfine-format JSON of all rounds' runs.
+    python3 - "$json" "$work/$name-$mode".r*.json <<'PY'
+import json, statistics, sys
+out, parts = sys.argv[1], sys.argv[2:]
+res = [json.load(open(p))["results"][0] for p in sorted(parts, key=lambda p: int(p.rsplit(".r", 1)[1][:-5]))]
+t = [x for r in res for x in r["times"]]
+merged = dict(res[0])
+merged.update(times=t, mean=statistics.mean(t), median=statistics.median(t), min=min(t), max=max(t),
+              stddev=statistics.stdev(t) if len(t) > 1 else None,
+              user=statistics.mean(r["user"] for r in res), system=statistics.mean(r["system"] for r in res),
+              rounds=len(res))
+merged.pop("exit_codes", None)
+json.dump({"results": [merged]}, open(out, "w"), indent=1)
+PY
+    echo "run.sh: $name/$mode: $(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print("time %.3f s median (%.3f-%.3f), %d runs in %d rounds" % (r["median"], r["min"], r["max"], len(r["times"]), r["rounds"]))' "$json")"
+    grep -v '^bench-stats: ' "$hferr" >&2 || true
     # Keep the timed runs' samples only (warmup runs came first).
     tail -n "$nruns" <(grep -E '^[0-9]+$' "$rss") >"$results/$name-$mode.rss"
     tail -n "$nruns" <(grep '^bench-stats: ' "$hferr" || true) >"$results/$name-$mode.stats"
-    record "$name" "$mode" ok "" "$args" "$nruns" "${cmd[*]}" "$okline" "$stats" \
+    record "$name" "$mode" ok "" "$args" "$nruns" "${timed_cmd[$mode]}" "${timed_ok[$mode]}" "${timed_stats[$mode]}" \
       "$results/$name-$mode.rss" "$json" "$results/$name-$mode.stats"
   done
 done
@@ -273,7 +325,7 @@ done
 status=0
 
 # ---- tabulate ----------------------------------------------------------------
-BM_QUICK=$quick BM_WARMUP=$warmup BM_LOAD_BEFORE=$load_before BM_BINDIR=$bindir \
+BM_QUICK=$quick BM_WARMUP=$warmup BM_ROUNDS=$ROUNDS BM_LOAD_BEFORE=$load_before BM_BINDIR=$bindir \
 BM_ELAPSED=$((SECONDS - started)) \
 BM_HYPERFINE=$(hyperfine --version | awk '{ print $2 }') \
 BM_CPU=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true) \
@@ -286,6 +338,7 @@ index, results = sys.argv[1], sys.argv[2]
 meta = {
     "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     "quick": env["BM_QUICK"] == "1", "warmup": int(env["BM_WARMUP"]),
+    "rounds": int(env["BM_ROUNDS"]),
     "cpu": env["BM_CPU"], "cpus": os.cpu_count(), "kernel": platform.release(),
     "hyperfine": env["BM_HYPERFINE"], "source_rev": env["BM_SRCREV"],
     "load_before": env["BM_LOAD_BEFORE"],
@@ -478,7 +531,8 @@ args = ", ".join(f"{b} {v['args'] or '(no args)'} ×{v['runs']}" for b, v in met
 head = (f"cgc benchmarks, {meta['date']}{' (quick)' if meta['quick'] else ''}, source {meta['source_rev']}: "
         f"{meta['cpu'] or 'unknown CPU'}, {meta['cpus']} CPUs, load before {meta['load_before']}, "
         f"after {meta['load_after']}; {meta['elapsed_s']} s in all.\n"
-        f"Arguments × timed runs per mode ({meta['warmup']} warmup): {args}.\n"
+        f"Arguments × timed runs per mode ({meta['warmup']} warmup; the runs of all modes interleaved "
+        f"in up to {meta['rounds']} rounds): {args}.\n"
         "Time and peak RSS: medians over the timed runs; GCs and pauses: medians of the runs'"
         " bench-stats lines.\n\n")
 open(os.path.join(results, "summary.md"), "w").write(head + table)
