@@ -298,7 +298,8 @@ for entry in "${BENCHMARKS[@]}"; do
         "${timed_stats[$mode]}" "" "" ""
       continue
     fi
-    # One hyperfine-format JSON of all rounds' runs.
+    # One hyperfine-format JSON of all rounds' runs; prints a summary line.
+    echo -n "run.sh: $name/$mode: "
     python3 - "$json" "$work/$name-$mode".r*.json <<'PY'
 import json, statistics, sys
 out, parts = sys.argv[1], sys.argv[2:]
@@ -308,11 +309,10 @@ merged = dict(res[0])
 merged.update(times=t, mean=statistics.mean(t), median=statistics.median(t), min=min(t), max=max(t),
               stddev=statistics.stdev(t) if len(t) > 1 else None,
               user=statistics.mean(r["user"] for r in res), system=statistics.mean(r["system"] for r in res),
-              rounds=len(res))
-merged.pop("exit_codes", None)
+              rounds=len(res), exit_codes=[c for r in res for c in r.get("exit_codes", [])])
 json.dump({"results": [merged]}, open(out, "w"), indent=1)
+print("time %.3f s median (%.3f-%.3f), %d runs in %d rounds" % (merged["median"], min(t), max(t), len(t), len(res)))
 PY
-    echo "run.sh: $name/$mode: $(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print("time %.3f s median (%.3f-%.3f), %d runs in %d rounds" % (r["median"], r["min"], r["max"], len(r["times"]), r["rounds"]))' "$json")"
     grep -v '^bench-stats: ' "$hferr" >&2 || true
     # Keep the timed runs' samples only (warmup runs came first).
     tail -n "$nruns" <(grep -E '^[0-9]+$' "$rss") >"$results/$name-$mode.rss"

@@ -42,9 +42,9 @@
  * with perf stat on 2 markers), and on a loaded machine a preempted
  * helper holding work delays the end of the phase, so there serial can
  * win.  A mode is judged by the best of its last CGC_RATE_WINDOW rates,
- * not an average: noise only slows a collection down, so on a noisy VM
- * an average (or the latest probe) kept flipping to serial after one
- * unlucky parallel collection (mt-binarytrees with 2 threads: 22 of 56
+ * not an average: noise only slows a collection down, so on a noisy VM,
+ * with the two modes close, an average (or the latest probe) flipped to
+ * serial after one unlucky parallel collection (mt-binarytrees with 2 threads: 22 of 56
  * collections parallel; json: 2 of 18 in one run, 16 in the next).  The
  * worst case is one collection in CGC_PROBE_EVERY marked the slower way,
  * plus CGC_RATE_WINDOW of them after a mode really became slower.
@@ -167,7 +167,6 @@
  * below 0.4 MiB of work, 0.75 at 0.5-1 MiB, 0.70 at 1-1.4 MiB, 0.5-0.7
  * above.  So 2 markers from 1 MiB, with some margin. */
 #define WORK_PER_MARKER ((size_t)512 << 10)
-
 #define SPIN_MAX 256    /* pause loops before an idle marker yields its CPU */
 #define YIELDS_MAX 16    /* then yields before it sleeps */
 #define IDLE_SLEEP_NS 200000 /* a sleeping idle marker looks again this often */
