@@ -391,6 +391,41 @@ Test(collect, pointers_anywhere_in_small_large_huge_objects, .timeout = 60.) {
   T_ASSERT_HEAP_VALID();
 }
 
+/* A huge object held only by interior pointers past its first 4 MiB
+ * segment-sized block, one in a root and one inside a small heap object
+ * (found while tracing, not while scanning roots): the marker's lookup
+ * must find the huge segment from any of its blocks.  Its pattern is
+ * checked after every collection; small garbage churns in between. */
+static T_NOINLINE void make_huge_held_by_interior(uintptr_t *hidden_root, void ***holder) {
+  size_t n = 20 * T_MiB + 4000;
+  unsigned char *h = gc_malloc_atomic(n);
+  cr_assert_not_null(h);
+  t_fill(h, n, 4242);
+  void **box = gc_malloc(4 * sizeof *box);
+  cr_assert_not_null(box);
+  box[1] = h + 17 * T_MiB + 8;          /* traced: inside a scanned object */
+  *hidden_root = ~(uintptr_t)(h + 9 * T_MiB); /* becomes a root below */
+  *holder = box;
+}
+
+Test(collect, huge_object_held_only_by_interior_pointers_past_its_first_block, .timeout = 60.) {
+  uintptr_t hidden;
+  void **volatile box;
+  void **b;
+  make_huge_held_by_interior(&hidden, &b);
+  box = b;
+  for (int r = 0; r < 6; r++) {
+    unsigned char *volatile root = (r % 2 == 0) ? (unsigned char *)~hidden : NULL; /* half the time traced only */
+    t_churn_small(2 * T_MiB, 90 + (uint64_t)r);
+    t_collect();
+    unsigned char *h = (unsigned char *)box[1] - 17 * T_MiB - 8;
+    cr_assert_eq(gc_base(box[1]), (void *)h, "the huge object was reclaimed (round %d)", r);
+    T_ASSERT_PATTERN(h, 20 * T_MiB + 4000, 4242);
+    (void)root;
+  }
+  T_ASSERT_HEAP_VALID();
+}
+
 /* ---- stale pointers into memory given back to the OS ---------------------- */
 
 static T_NOINLINE void big_garbage(uintptr_t *hidden, size_t n) {
