@@ -157,8 +157,9 @@ static uintptr_t alloc_large(size_t n, unsigned kind) {
 CGC_NOINLINE void *gc__alloc_slow(size_t n, unsigned kind) {
   gc_tctx_t *t = gc__tl_ctx;
   /* A thread registered by pthread_create may allocate before anything
-   * initialised the heap. */
-  if (cgc_unlikely(!t->registered || !gc__heap.initialized)) t = gc__thread_ctx();
+   * initialised the heap (acquire: pairs with init_once's release, so a
+   * thread that sees it set also sees what start-up wrote). */
+  if (cgc_unlikely(!t->registered || !__atomic_load_n(&gc__heap.initialized, __ATOMIC_ACQUIRE))) t = gc__thread_ctx();
   if (cgc_unlikely(t == NULL)) return gc__oom(n);
   if (n <= CGC_SMALL_MAX) {
     unsigned cls = gc__size_to_class(n);

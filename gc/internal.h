@@ -308,7 +308,7 @@ typedef struct gc_class_info {
   uint64_t divmagic;
 } gc_class_info_t;
 CGC_INTERNAL extern gc_class_info_t gc__classes[CGC_NCLASSES];
-CGC_INTERNAL extern uint8_t gc__direct_class[CGC_DIRECT_MAX / CGC_GRANULE_SIZE + 1];
+CGC_INTERNAL extern const uint8_t gc__direct_class[CGC_DIRECT_MAX / CGC_GRANULE_SIZE + 1];
 CGC_INTERNAL void gc__sizes_init(void);
 CGC_INTERNAL unsigned gc__size_to_class(size_t n); /* n <= CGC_SMALL_MAX */
 /* divmagic for a size in bytes: exact division of a granule offset. */

@@ -11,7 +11,27 @@
 #include "internal.h"
 
 gc_class_info_t gc__classes[CGC_NCLASSES];
-uint8_t gc__direct_class[CGC_DIRECT_MAX / CGC_GRANULE_SIZE + 1];
+
+/* The request -> class table of the inline fast path, a constant so that
+ * a thread may read it before (or while) another thread runs start-up:
+ * the fast path reads it before it knows whether anything is initialised.
+ * Entry g is the class of a g-granule request, by the rule of
+ * gc__size_to_class below written as a constant expression for requests
+ * up to 1 KiB (floor(log2(16g - 1)) is 8 or 9 there); gc__sizes_init
+ * checks every entry against gc__size_to_class. */
+static_assert(CGC_DIRECT_MAX <= 1024 && CGC_DIRECT_MAX % CGC_GRANULE_SIZE == 0, "direct table rule covers 1 KiB");
+static_assert(CGC_DIRECT_MAX / CGC_GRANULE_SIZE == 64, "direct table initialiser lists 65 entries");
+#define DC_LOG(m) ((m) >= 512 ? 9 : 8)
+#define DC_BIG(m) (CGC_CLASS_LINEAR + (DC_LOG(m) - 8) * 8 + (((m) >> (DC_LOG(m) - 3)) & 7))
+#define DC(g) ((g) == 0 ? 0 : (g) * CGC_GRANULE_SIZE <= CGC_CLASS_LINEAR_MAX ? (g) - 1 : DC_BIG((g) * CGC_GRANULE_SIZE - 1))
+#define DC4(g) DC(g), DC((g) + 1), DC((g) + 2), DC((g) + 3)
+#define DC16(g) DC4(g), DC4((g) + 4), DC4((g) + 8), DC4((g) + 12)
+const uint8_t gc__direct_class[CGC_DIRECT_MAX / CGC_GRANULE_SIZE + 1] = {DC16(0), DC16(16), DC16(32), DC16(48), DC(64)};
+#undef DC16
+#undef DC4
+#undef DC
+#undef DC_BIG
+#undef DC_LOG
 
 static size_t class_size(unsigned c) {
   if (c < CGC_CLASS_LINEAR) return (size_t)(c + 1) * CGC_GRANULE_SIZE;
@@ -62,6 +82,6 @@ void gc__sizes_init(void) {
     ci->divmagic = gc__divmagic(ci->size);
   }
   for (size_t g = 0; g <= CGC_DIRECT_MAX / CGC_GRANULE_SIZE; g++)
-    gc__direct_class[g] = (uint8_t)gc__size_to_class(g * CGC_GRANULE_SIZE);
+    if (gc__direct_class[g] != gc__size_to_class(g * CGC_GRANULE_SIZE)) gc__fatal("direct size class table is inconsistent");
   if (class_size(CGC_NCLASSES - 1) != CGC_SMALL_MAX) gc__fatal("size class table is inconsistent");
 }

@@ -20,7 +20,13 @@
  * TSan holds a signal back while its thread is blocked in
  * pthread_mutex_lock, so a thread waiting on a mutex held by a stopped
  * thread could never answer a stop: the table is taken by polling a
- * trylock (cgc's own heap lock does the same in a TSan build).
+ * trylock (cgc's own heap lock does the same in a TSan build).  The
+ * loader's lock is the other such lock: the first pthread_exit of a
+ * process dlopens libgcc_s, and a stop landing in that dlopen (TSan runs
+ * the handler in dlopen's intercepted malloc) leaves a thread that waits
+ * for the loader lock in pthread_create unable to answer.  Without TSan
+ * the handler runs inside that wait; here main makes the first
+ * pthread_exit itself, before any other thread exists (warm_unwinder).
  */
 #include <cgc.h>
 #include <pthread.h>
@@ -162,8 +168,21 @@ static void *worker(void *arg) {
   return NULL;
 }
 
+static void *exit_at_once(void *arg) {
+  pthread_exit(arg);
+}
+
+/* Why: loads libgcc_s for pthread_exit while no collection can happen
+ * (see the header); once loaded, glibc keeps it and never dlopens again. */
+static void warm_unwinder(void) {
+  pthread_t th;
+  if (pthread_create(&th, NULL, exit_at_once, NULL) != 0) fail("pthread_create", 0);
+  else pthread_join(th, NULL);
+}
+
 int main(void) {
   pthread_t th[WORKERS];
+  warm_unwinder();
   for (uintptr_t i = 1; i < WORKERS; i++)
     if (pthread_create(&th[i], NULL, worker, (void *)i) != 0) fail("pthread_create", i);
   worker(0);
