@@ -62,6 +62,7 @@ static void count_allocated(size_t bytes) {
  * list the caller builds once it has released the lock. */
 static void *refill(gc_tctx_t *t, unsigned kind, unsigned cls) {
   gc_span_t *old = t->span[kind][cls];
+  if (old != NULL && old->unbuilt != 0) return gc__span_extend(old); /* counted when taken */
   if (old != NULL && old->rest != NULL) { /* the next batch of the owned span */
     size_t bytes;
     void *list = gc__span_next_batch(old, &bytes);
@@ -165,10 +166,16 @@ CGC_NOINLINE void *gc__alloc_slow(size_t n, unsigned kind) {
     unsigned cls = gc__size_to_class(n);
     void **head = &t->free[kind][cls];
     if (*head == NULL) {
-      gc__lock();
-      void *list = refill(t, kind, cls);
-      gc__unlock();
-      if (t->build != NULL) list = gc__span_build(t); /* claimed above, built unlocked */
+      gc_span_t *own = t->span[kind][cls];
+      void *list;
+      if (own != NULL && own->unbuilt != 0) {
+        list = gc__span_extend(own); /* the owner's own tail: no lock */
+      } else {
+        gc__lock();
+        list = refill(t, kind, cls);
+        gc__unlock();
+        if (t->build != NULL) list = gc__span_build(t); /* claimed above, built unlocked */
+      }
       if (list == NULL) return gc__oom(n);
       *head = list;
     }

@@ -67,7 +67,9 @@
  * I2 (owned spans) A span owned by a thread cache has every object-start
  *    alloc bit set, except slots released by gc_free since: the objects
  *    still on the cache's free list and on the span's `rest` list count as
- *    allocated.  A collection releases the caches of the collecting thread
+ *    allocated, and so do the slots of the span's unlinked tail (from
+ *    `unbuilt` to its end; see CGC_EXTEND_BYTES).  A collection releases
+ *    the caches of the collecting thread
  *    only (the others may be stopped in the middle of a pop); the spans
  *    other threads own are not swept by it: their dead objects stay
  *    allocated until the first collection after the owner lets go.
@@ -76,7 +78,9 @@
  *    a span still waiting to be swept and (b) every free slot of a span
  *    flagged CGC_SPAN_ZERO_ALL; the sweeper zeroes those before they are
  *    handed out.  Free-list links are the only non-zero word of a cached
- *    free object and are cleared when it is handed out.
+ *    free object and are cleared when it is handed out; a slot of an
+ *    owned span's unlinked tail is all zero but for that word too (it is
+ *    written when the owner links the slot).
  * I4 (pages) Every data page of a segment is either free (its bit set in
  *    `free_pages`) or belongs to exactly one span, whose descriptor is
  *    the one of the page `head` points to.
@@ -158,6 +162,18 @@ CGC_INTERNAL CGC_PRINTF(1, 2) void gc__message(const char *fmt, ...);
  * time (at least one object), so the bytes counted as allocated track the
  * bytes really handed out even for spans of a few big objects. */
 #define CGC_BATCH_BYTES ((size_t)64 * 1024)
+/* When every slot of a one-page span is free and needs no zeroing --
+ * mostly a page fresh from the OS -- its owner links (so first touches)
+ * at most this many bytes of slots at a time; the rest stays an unlinked
+ * tail (gc_span.unbuilt) that the owner extends from its slow path,
+ * without the heap lock.  Why: first-touch page faults then come one OS
+ * page per refill instead of 16 inside one allocation call (on the
+ * reference VM a first touch costs ~10 us per 4 KiB, so a whole page was
+ * a 150-250 us allocation), and a class used for a few objects keeps only
+ * the OS pages it touched resident. */
+#define CGC_EXTEND_BYTES ((size_t)4096)
+static_assert(CGC_PAGE_SIZE <= CGC_BATCH_BYTES && CGC_EXTEND_BYTES < CGC_PAGE_SIZE,
+              "a one-page span is counted as allocated whole when taken, unlinked tail included");
 /* The heap policy remembers the heap each of this many past collections
  * allowed for (see set_trigger in collect.c). */
 #define CGC_NEED_WINDOW 8
@@ -210,7 +226,13 @@ typedef struct gc_span {
   uint32_t live;          /* objects marked in the last collection */
   size_t obj_size;        /* bytes per object (usable size) */
   uint64_t divmagic;      /* granule offset * divmagic >> 40 == object index */
-  struct gc_span *next;   /* sweep queue link */
+  union {
+    struct gc_span *next; /* queued: sweep queue link */
+    uintptr_t unbuilt;    /* owned: first slot of the unlinked tail, or 0:
+                             every slot from there to the span's end is
+                             free, claimed (alloc bit set) and unlinked;
+                             only the owner reads or writes it */
+  };
   struct gc_tctx *owner;  /* thread cache that owns it, or NULL */
   void *rest;             /* owned: free slots not yet handed to the owner's
                              list (handed out CGC_BATCH_BYTES at a time) */
@@ -609,6 +631,9 @@ CGC_INTERNAL void *gc__span_take(gc_segment_t *seg, gc_span_t *sp, gc_tctx_t *t,
 /* Without the heap lock: build the free list of the span gc__span_take
  * claimed for t (t->build) and return its first batch. */
 CGC_INTERNAL void *gc__span_build(gc_tctx_t *t);
+/* Without the heap lock, by sp's owner: link the next chunk of sp's
+ * unlinked tail (sp->unbuilt != 0) and return it. */
+CGC_INTERNAL void *gc__span_extend(gc_span_t *sp);
 CGC_INTERNAL size_t gc__span_release(gc_segment_t *seg, gc_span_t *sp, void *free_list);
 CGC_INTERNAL void *gc__span_next_batch(gc_span_t *sp, size_t *bytes);
 CGC_INTERNAL void gc__reclaim(void);

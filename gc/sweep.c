@@ -67,6 +67,7 @@ void gc__span_init_small(gc_segment_t *seg, gc_span_t *sp, unsigned kind, unsign
   sp->obj_size = ci->size;
   sp->divmagic = ci->divmagic;
   sp->live = 0;
+  sp->next = NULL;
   sp->owner = NULL;
 }
 
@@ -216,6 +217,22 @@ void *gc__span_take(gc_segment_t *seg, gc_span_t *sp, gc_tctx_t *t, size_t *free
   return gc__span_next_batch(sp, free_bytes);
 }
 
+/* Link n slots of `size` bytes from obj on, in address order; returns the
+ * head.  Writes the first word of each (the page's first touch when the
+ * memory is fresh).  Bounds: n stores. */
+static void *link_run(uintptr_t obj, size_t size, size_t n) {
+  void *head = (void *)obj;
+  for (; n > 1; n--, obj += size) *(void **)obj = (void *)(obj + size);
+  *(void **)obj = NULL;
+  return head;
+}
+
+/* How many slots of sp one chunk of its unlinked tail holds. */
+static inline size_t chunk_objs(const gc_span_t *sp) {
+  size_t n = CGC_EXTEND_BYTES / sp->obj_size;
+  return n != 0 ? n : 1;
+}
+
 /* Link the slots claim_page recorded into sp->rest in address order,
  * zeroing those it said, and cut the first batch off it -- the same batch
  * size gc__span_take already counted.  No lock: the span is t's, and
@@ -226,8 +243,17 @@ void *gc__span_build(gc_tctx_t *t) {
   const size_t size = sp->obj_size;
   const uintptr_t page = gc__span_base(seg, sp);
   void *head = NULL, **tail = &head;
-  if (t->build_all) { /* every slot free: one stride, and one memset if any zeroing */
-    if (t->build_zero_all) memset((void *)page, 0, CGC_PAGE_SIZE);
+  if (t->build_all && !t->build_zero_all) { /* all free, nothing to zero: link one chunk */
+    size_t n = chunk_objs(sp);
+    if (n > sp->nobjs) n = sp->nobjs;
+    void *list = link_run(page, size, n);
+    sp->rest = NULL;
+    sp->unbuilt = n < sp->nobjs ? page + n * size : 0;
+    t->build = NULL;
+    return list;
+  }
+  if (t->build_all) { /* every slot free and to be zeroed: one memset, one stride */
+    memset((void *)page, 0, CGC_PAGE_SIZE);
     uintptr_t obj = page;
     for (uint32_t i = sp->nobjs; i > 0; i--, obj += size) {
       *tail = (void *)obj;
@@ -252,11 +278,29 @@ void *gc__span_build(gc_tctx_t *t) {
   return gc__span_next_batch(sp, &bytes);
 }
 
+/* The next chunk of the owned span's unlinked tail, for its owner's free
+ * list (the bytes were counted when the span was taken).  No lock: only
+ * the owner uses `unbuilt`, and a collection that stops the owner here
+ * finds the chunk's slots still allocated (I2) and zero but for their
+ * first words (I3).  Bounds: one chunk, CGC_EXTEND_BYTES. */
+void *gc__span_extend(gc_span_t *sp) {
+  gc_segment_t *seg = gc__segment_of((uintptr_t)sp);
+  const size_t size = sp->obj_size;
+  const uintptr_t obj = sp->unbuilt, end = gc__span_base(seg, sp) + (uintptr_t)sp->nobjs * size;
+  cgc_assert(sp->state == CGC_PAGE_SMALL && sp->owner != NULL && obj != 0 && obj < end);
+  size_t n = chunk_objs(sp), left = (end - obj) / size;
+  if (n > left) n = left;
+  void *list = link_run(obj, size, n);
+  sp->unbuilt = n < left ? obj + n * size : 0;
+  return list;
+}
+
 /* Take a span back from a thread cache: the objects still on its free
- * list stop counting as allocated (their alloc bits are cleared, so I1
- * holds again) and their link words are zeroed (I3).  Returns the bytes
- * that were never handed out (the public allocated_bytes keeps them: it
- * never decreases).  Bounds: the length of the list. */
+ * lists and its unlinked tail stop counting as allocated (their alloc
+ * bits are cleared, so I1 holds again) and link words are zeroed (I3).
+ * Returns the bytes that were never handed out (the public
+ * allocated_bytes keeps them: it never decreases).  Bounds: the length of
+ * the lists plus the tail's slots. */
 size_t gc__span_release(gc_segment_t *seg, gc_span_t *sp, void *list) {
   size_t count = 0;
   void *lists[2] = {list, sp->rest};
@@ -268,6 +312,14 @@ size_t gc__span_release(gc_segment_t *seg, gc_span_t *sp, void *list) {
       gc__alloc_and_word(seg, g >> 6, ~gc__bit(g));
       p = next;
     }
+  }
+  if (sp->unbuilt != 0) { /* the unlinked tail: never written, nothing to clear but bits */
+    const uintptr_t end = gc__span_base(seg, sp) + (uintptr_t)sp->nobjs * sp->obj_size;
+    for (uintptr_t p = sp->unbuilt; p < end; p += sp->obj_size, count++) {
+      size_t g = gc__granule_index(seg, p);
+      gc__alloc_and_word(seg, g >> 6, ~gc__bit(g));
+    }
+    sp->unbuilt = 0;
   }
   sp->rest = NULL;
   sp->owner = NULL;

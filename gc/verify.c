@@ -55,6 +55,15 @@ static void check_owned(gc_segment_t *seg, gc_span_t *sp) {
         CHECK(all_zero((char *)p + sizeof(void *), sp->obj_size - sizeof(void *)), "cached free object %p is not zero (I3)", p);
     }
   }
+  if (sp->unbuilt == 0) return;
+  CHECK(sp->npages == 1 && sp->unbuilt > base && sp->unbuilt < end && (sp->unbuilt - base) % sp->obj_size == 0,
+        "span %p: unlinked tail at %p is not one of its slots", (void *)sp, (void *)sp->unbuilt);
+  if (sp->unbuilt <= base || sp->unbuilt >= end || (sp->unbuilt - base) % sp->obj_size != 0) return;
+  for (uintptr_t a = sp->unbuilt; a < end; a += sp->obj_size) {
+    CHECK(gc__alloc_test(seg, gc__granule_index(seg, a)), "unlinked slot %p lacks its alloc bit (I2)", (void *)a);
+    if (gc__kind_scanned(sp->kind))
+      CHECK(all_zero((char *)a + sizeof(void *), sp->obj_size - sizeof(void *)), "unlinked slot %p is not zero (I3)", (void *)a);
+  }
 }
 
 static void check_small(gc_segment_t *seg, gc_span_t *sp, size_t page) {

@@ -5,8 +5,11 @@
  */
 #include "common.h"
 
+#include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 static char g_buf[256];          /* .bss */
@@ -157,6 +160,205 @@ Test(malloc, memory_freed_with_gc_free_is_zeroed_on_reuse) {
     }
   }
   T_ASSERT_HEAP_VALID();
+}
+
+/* OS pages of [p, p+n) that are resident (mincore). */
+static size_t resident_pages(uintptr_t p, size_t n) {
+  const size_t os = (size_t)sysconf(_SC_PAGESIZE);
+  unsigned char vec[CGC_PAGE_SIZE / 4096];
+  cr_assert_leq(n / os, sizeof vec);
+  cr_assert_eq(mincore((void *)p, n, vec), 0, "mincore: %s", strerror(errno));
+  size_t r = 0;
+  for (size_t i = 0; i < n / os; i++) r += vec[i] & 1;
+  return r;
+}
+
+/* A page fresh from the OS is linked into the free list (its memory
+ * written for the first time) CGC_EXTEND_BYTES at a time, as the owner
+ * allocates, not all at once: one allocation call never takes 16 page
+ * faults, and slots never used stay out of RSS.  Every object of the span
+ * is handed out once, in address order, zero; all survive collections. */
+Test(malloc, fresh_page_is_touched_one_chunk_at_a_time) {
+  cr_assert_eq(prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0), 0); /* a huge page would fault 2 MiB at once */
+  const size_t n = 208, os = (size_t)sysconf(_SC_PAGESIZE), chunk = CGC_EXTEND_BYTES / n;
+  static unsigned char *keep[CGC_PAGE_SIZE / 208]; /* .bss: a root */
+  unsigned char *first = gc_malloc(n);
+  cr_assert_not_null(first);
+  gc_segment_t *seg = NULL;
+  gc_span_t *sp = NULL;
+  cr_assert_eq(gc__find_object((uintptr_t)first, &seg, &sp), (uintptr_t)first);
+  cr_assert(seg != NULL && sp != NULL);
+  const uintptr_t page = gc__span_base(seg, sp);
+  const size_t nobjs = sp->nobjs;
+  cr_assert_eq(nobjs, sizeof keep / sizeof keep[0]);
+  cr_assert_eq((uintptr_t)first, page, "the process's first %zu-byte object does not start a fresh span", n);
+  cr_assert_eq(sp->unbuilt, page + chunk * n, "a fresh span linked %#lx bytes, not one chunk",
+               (unsigned long)(sp->unbuilt - page));
+  size_t r = resident_pages(page, CGC_PAGE_SIZE);
+  cr_assert_leq(r, (chunk * n + os - 1) / os, "one allocation made %zu of the span's OS pages resident", r);
+  keep[0] = first;
+  t_fill(first, n, 1);
+  for (size_t i = 1; i < nobjs; i++) {
+    unsigned char *p = gc_malloc(n);
+    cr_assert_eq((uintptr_t)p, page + i * n, "object %zu of a fresh span is at %p, not in address order", i, (void *)p);
+    T_ASSERT_ZERO(p, n, "object from an unlinked tail");
+    t_fill(p, n, i + 1);
+    keep[i] = p;
+    size_t linked = (i / chunk + 1) * chunk; /* slots linked so far */
+    if (linked > nobjs) linked = nobjs;
+    r = resident_pages(page, CGC_PAGE_SIZE);
+    cr_assert_leq(r, (linked * n + os - 1) / os, "%zu objects handed out, %zu linked, yet %zu OS pages resident", i + 1,
+                  linked, r);
+  }
+  cr_assert_eq(sp->unbuilt, 0, "the whole span is handed out but a tail is left");
+  unsigned char *next = gc_malloc(n);
+  cr_assert(next < (unsigned char *)page || next >= (unsigned char *)page + CGC_PAGE_SIZE, "a full span handed out %p again",
+            (void *)next);
+  T_ASSERT_HEAP_VALID();
+  for (int round = 0; round < 3; round++) t_collect();
+  T_ASSERT_HEAP_VALID();
+  for (size_t i = 0; i < nobjs; i++) T_ASSERT_PATTERN(keep[i], n, i + 1);
+}
+
+/* Tails left unlinked in many spans -- every class up to 1 KiB, scanned
+ * and atomic, one object each -- by the collecting thread (its caches go
+ * back at each collection), by threads that exit (theirs go back at exit)
+ * and by a thread that stays (its spans stay owned across collections).
+ * The slots of a released tail must become free (handed out again, zero)
+ * and never be handed out twice: every object below stays reachable, so
+ * two that overlap, or a pattern that changes, is a failure. */
+#define TAIL_CLASSES (CGC_DIRECT_MAX / CGC_GRANULE_SIZE)
+enum { TAIL_ROUNDS = 4, TAIL_WHO = 3 }; /* main, a thread that stays, one that leaves each round */
+static unsigned char *tail_obj[TAIL_ROUNDS][TAIL_WHO][2][TAIL_CLASSES]; /* .bss: a root */
+static uint64_t tail_id(int round, int who, int kind, size_t c) {
+  return ((uint64_t)round << 32) | ((uint64_t)who << 24) | ((uint64_t)kind << 16) | c;
+}
+static void tail_fill_set(int round, int who) {
+  for (int kind = 0; kind < 2; kind++)
+    for (size_t c = 0; c < TAIL_CLASSES; c++) {
+      size_t n = (c + 1) * CGC_GRANULE_SIZE;
+      unsigned char *p = kind ? gc_malloc_atomic(n) : gc_malloc(n);
+      cr_assert_not_null(p);
+      if (!kind) T_ASSERT_ZERO(p, n, "gc_malloc next to unlinked tails");
+      t_fill(p, n, tail_id(round, who, kind, c));
+      tail_obj[round][who][kind][c] = p;
+    }
+}
+/* The unlinked tails of the spans the calling thread's objects of `round`
+ * came from, as they are now; returns how many. */
+typedef struct {
+  gc_segment_t *seg;
+  gc_span_t *sp;
+  uintptr_t from, end;
+  gc_tctx_t *owner;
+} tail_rec_t;
+static tail_rec_t tail_recs[TAIL_WHO][2][TAIL_CLASSES];
+static size_t tail_record(int round, int who) {
+  size_t tails = 0;
+  for (int k = 0; k < 2; k++)
+    for (size_t c = 0; c < TAIL_CLASSES; c++) {
+      tail_rec_t *t = &tail_recs[who][k][c];
+      memset(t, 0, sizeof *t);
+      gc_segment_t *seg = NULL;
+      gc_span_t *sp = NULL;
+      unsigned char *p = tail_obj[round][who][k][c];
+      cr_assert_eq(gc__find_object((uintptr_t)p, &seg, &sp), (uintptr_t)p);
+      if (sp == NULL || seg == NULL || sp->owner != gc__tl_ctx || sp->unbuilt == 0) continue;
+      *t = (tail_rec_t){seg, sp, sp->unbuilt, gc__span_base(seg, sp) + (uintptr_t)sp->nobjs * sp->obj_size, sp->owner};
+      tails++;
+    }
+  return tails;
+}
+/* Each recorded tail: its slots' alloc bits set while the span is still
+ * owned by the same thread (held), else all clear (released). */
+static void tail_expect(int who, bool held) {
+  for (int k = 0; k < 2; k++)
+    for (size_t c = 0; c < TAIL_CLASSES; c++) {
+      const tail_rec_t *t = &tail_recs[who][k][c];
+      if (t->sp == NULL) continue;
+      if (held) cr_assert_eq(t->sp->owner, t->owner, "a span with a tail changed hands while its owner lived");
+      else cr_assert_neq(t->sp->owner, t->owner, "a released span is still owned by the same thread");
+      for (uintptr_t a = t->from; a < t->end; a += t->sp->obj_size)
+        cr_assert_eq(gc__alloc_test(t->seg, gc__granule_index(t->seg, a)), held,
+                     "slot %p of an unlinked tail (%s span) has alloc bit %d", (void *)a, held ? "owned" : "released",
+                     !held);
+    }
+}
+typedef struct {
+  sem_t go, done;
+} tail_stayer_t;
+static void *tail_stayer(void *arg) {
+  tail_stayer_t *a = arg;
+  for (int round = 0; round < TAIL_ROUNDS; round++) {
+    sem_wait(&a->go);
+    tail_fill_set(round, 1);
+    (void)tail_record(round, 1);
+    sem_post(&a->done);
+  }
+  sem_wait(&a->go); /* exit (releasing its caches) only when told */
+  return NULL;
+}
+static void *tail_leaver(void *arg) {
+  int round = (int)(intptr_t)arg;
+  tail_fill_set(round, 2);
+  size_t tails = tail_record(round, 2);
+  if (round == 0) cr_assert_gt(tails, 0, "a thread that made one object per class on fresh pages left no unlinked tail");
+  return NULL;
+}
+static int cmp_uptr(const void *x, const void *y) {
+  uintptr_t a = *(const uintptr_t *)x, b = *(const uintptr_t *)y;
+  return a < b ? -1 : a > b;
+}
+/* Every object made so far keeps its pattern, and no two overlap. */
+static void tail_check(int rounds) {
+  static uintptr_t addr[TAIL_ROUNDS * TAIL_WHO * 2 * TAIL_CLASSES];
+  size_t m = 0;
+  for (int r = 0; r < rounds; r++)
+    for (int w = 0; w < TAIL_WHO; w++)
+      for (int k = 0; k < 2; k++)
+        for (size_t c = 0; c < TAIL_CLASSES; c++) {
+          unsigned char *p = tail_obj[r][w][k][c];
+          T_ASSERT_PATTERN(p, (c + 1) * CGC_GRANULE_SIZE, tail_id(r, w, k, c));
+          addr[m++] = (uintptr_t)p;
+        }
+  qsort(addr, m, sizeof addr[0], cmp_uptr);
+  for (size_t i = 1; i < m; i++) {
+    size_t size = gc_size((void *)addr[i - 1]);
+    cr_assert_leq(addr[i - 1] + size, addr[i], "objects %p (%zu bytes) and %p overlap: a slot handed out twice",
+                  (void *)addr[i - 1], size, (void *)addr[i]);
+  }
+}
+Test(malloc, unlinked_tails_released_by_collections_and_thread_exit, .timeout = 60.) {
+  static tail_stayer_t st;
+  gc_init();
+  sem_init(&st.go, 0, 0);
+  sem_init(&st.done, 0, 0);
+  pthread_t stayer, leaver;
+  cr_assert_eq(pthread_create(&stayer, NULL, tail_stayer, &st), 0);
+  for (int round = 0; round < TAIL_ROUNDS; round++) {
+    /* the leaver alone first: nobody else may take its released spans
+     * before they are looked at */
+    cr_assert_eq(pthread_create(&leaver, NULL, tail_leaver, (void *)(intptr_t)round), 0);
+    cr_assert_eq(pthread_join(leaver, NULL), 0);
+    tail_expect(2, false); /* released when the leaver exited */
+    sem_post(&st.go);
+    tail_fill_set(round, 0);
+    size_t mine = tail_record(round, 0);
+    if (round == 0) cr_assert_gt(mine, 0, "one object per class left no unlinked tail");
+    sem_wait(&st.done);
+    T_ASSERT_HEAP_VALID(); /* the stayer's spans are owned, with tails */
+    t_collect();
+    tail_expect(0, false); /* the collecting thread's caches went back */
+    tail_expect(1, true);  /* another thread's stay with it */
+    T_ASSERT_HEAP_VALID();
+    tail_check(round + 1);
+  }
+  sem_post(&st.go);
+  cr_assert_eq(pthread_join(stayer, NULL), 0);
+  tail_expect(1, false); /* released when the stayer exited */
+  t_collect();
+  T_ASSERT_HEAP_VALID();
+  tail_check(TAIL_ROUNDS);
 }
 
 /* A span whose slots are all free again but for different reasons: some
