@@ -448,18 +448,21 @@ def num(v, fmt="{:.1f}"):
     return "-" if v is None else fmt.format(v)
 
 md = []
-md.append("| benchmark | mode | time s: median (min–max) | peak RSS MiB | GCs | GC pause ms: total / max |")
-md.append("|---|---|---|---|---|---|")
+md.append("| benchmark | mode | time s: median (min–max) | peak RSS MiB | GCs | GC heap MiB: peak"
+          " | GC pause ms: total / max |")
+md.append("|---|---|---|---|---|---|---|")
 for r in rows:
     if r["status"] != "ok":
         what = {"FAILED": "**FAILED**", "n/a": "n/a"}.get(r["status"], "skipped")
-        md.append(f"| {r['benchmark']} | {r['mode']} | {what}: {cell(r.get('reason', ''))} | | | |")
+        md.append(f"| {r['benchmark']} | {r['mode']} | {what}: {cell(r.get('reason', ''))} | | | | |")
         continue
     t, s = r["time_s"], r.get("stats_median") or r.get("stats", {})
     gcs = s.get("gc_count")
     pauses = "-" if gcs is None else f"{num(s.get('gc_pause_total_ms'))} / {num(s.get('gc_pause_max_ms'))}"
+    heap = s.get("heap_peak_bytes")
     md.append(f"| {r['benchmark']} | {r['mode']} | {t['median']:.3f} ({t['min']:.3f}–{t['max']:.3f})"
-              f" | {r['rss_mib_median']:.1f} | {num(gcs, '{:.0f}')} | {pauses} |")
+              f" | {r['rss_mib_median']:.1f} | {num(gcs, '{:.0f}')}"
+              f" | {num(None if heap is None else heap / 2**20)} | {pauses} |")
 
 def ratio_table(key, title):
     cols = present + (["best-malloc"] if any(m in present for m in MALLOCS) else [])
@@ -533,8 +536,8 @@ head = (f"cgc benchmarks, {meta['date']}{' (quick)' if meta['quick'] else ''}, s
         f"after {meta['load_after']}; {meta['elapsed_s']} s in all.\n"
         f"Arguments × timed runs per mode ({meta['warmup']} warmup; the runs of all modes interleaved "
         f"in up to {meta['rounds']} rounds): {args}.\n"
-        "Time and peak RSS: medians over the timed runs; GCs and pauses: medians of the runs'"
-        " bench-stats lines.\n\n")
+        "Time and peak RSS: medians over the timed runs; GCs, the collector's peak heap (bytes it"
+        " held from the OS) and pauses: medians of the runs' bench-stats lines.\n\n")
 open(os.path.join(results, "summary.md"), "w").write(head + table)
 json.dump({"meta": meta, "results": rows, "ratios": ratios},
           open(os.path.join(results, "summary.json"), "w"), indent=2)
