@@ -286,13 +286,14 @@ static void tail_expect(int who, bool held) {
 }
 typedef struct {
   sem_t go, done;
+  size_t tails; /* tail_record's count for the last round (read after done) */
 } tail_stayer_t;
 static void *tail_stayer(void *arg) {
   tail_stayer_t *a = arg;
   for (int round = 0; round < TAIL_ROUNDS; round++) {
     sem_wait(&a->go);
     tail_fill_set(round, 1);
-    (void)tail_record(round, 1);
+    a->tails = tail_record(round, 1);
     sem_post(&a->done);
   }
   sem_wait(&a->go); /* exit (releasing its caches) only when told */
@@ -336,16 +337,18 @@ Test(malloc, unlinked_tails_released_by_collections_and_thread_exit, .timeout = 
   pthread_t stayer, leaver;
   cr_assert_eq(pthread_create(&stayer, NULL, tail_stayer, &st), 0);
   for (int round = 0; round < TAIL_ROUNDS; round++) {
-    /* the leaver alone first: nobody else may take its released spans
-     * before they are looked at */
-    cr_assert_eq(pthread_create(&leaver, NULL, tail_leaver, (void *)(intptr_t)round), 0);
-    cr_assert_eq(pthread_join(leaver, NULL), 0);
-    tail_expect(2, false); /* released when the leaver exited */
-    sem_post(&st.go);
+    /* one thread at a time, so that in round 0 each takes fresh pages
+     * (the others' spans are owned) and nobody takes the leaver's
+     * released spans before they are looked at */
     tail_fill_set(round, 0);
     size_t mine = tail_record(round, 0);
     if (round == 0) cr_assert_gt(mine, 0, "one object per class left no unlinked tail");
+    sem_post(&st.go);
     sem_wait(&st.done);
+    if (round == 0) cr_assert_gt(st.tails, 0, "the staying thread left no unlinked tail");
+    cr_assert_eq(pthread_create(&leaver, NULL, tail_leaver, (void *)(intptr_t)round), 0);
+    cr_assert_eq(pthread_join(leaver, NULL), 0);
+    tail_expect(2, false); /* released when the leaver exited */
     T_ASSERT_HEAP_VALID(); /* the stayer's spans are owned, with tails */
     t_collect();
     tail_expect(0, false); /* the collecting thread's caches went back */
