@@ -62,7 +62,7 @@ static void count_allocated(size_t bytes) {
  * list the caller builds once it has released the lock. */
 static void *refill(gc_tctx_t *t, unsigned kind, unsigned cls) {
   gc_span_t *old = t->span[kind][cls];
-  if (old != NULL && old->unbuilt != 0) return gc__span_extend(old); /* counted when taken */
+  cgc_assert(old == NULL || old->unbuilt == 0); /* the caller extends a tail without the lock */
   if (old != NULL && old->rest != NULL) { /* the next batch of the owned span */
     size_t bytes;
     void *list = gc__span_next_batch(old, &bytes);
@@ -169,7 +169,7 @@ CGC_NOINLINE void *gc__alloc_slow(size_t n, unsigned kind) {
       gc_span_t *own = t->span[kind][cls];
       void *list;
       if (own != NULL && own->unbuilt != 0) {
-        list = gc__span_extend(own); /* the owner's own tail: no lock */
+        list = gc__span_extend(own); /* the owner's own tail: no lock; counted when taken */
       } else {
         gc__lock();
         list = refill(t, kind, cls);

@@ -321,6 +321,10 @@ CGC_INLINE uintptr_t gc__span_base(const gc_segment_t *seg, const gc_span_t *sp)
   return gc__page_addr(seg, gc__span_page(seg, sp));
 }
 CGC_INLINE size_t gc__span_bytes(const gc_span_t *sp) { return (size_t)sp->npages * CGC_PAGE_SIZE; }
+/* The end of a small span's last slot (its tail waste lies beyond). */
+CGC_INLINE uintptr_t gc__span_slots_end(const gc_segment_t *seg, const gc_span_t *sp) {
+  return gc__span_base(seg, sp) + (uintptr_t)sp->nobjs * sp->obj_size;
+}
 
 /* ---- size classes (sizes.c) -------------------------------------------- */
 typedef struct gc_class_info {

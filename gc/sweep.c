@@ -227,10 +227,22 @@ static void *link_run(uintptr_t obj, size_t size, size_t n) {
   return head;
 }
 
-/* How many slots of sp one chunk of its unlinked tail holds. */
-static inline size_t chunk_objs(const gc_span_t *sp) {
-  size_t n = CGC_EXTEND_BYTES / sp->obj_size;
-  return n != 0 ? n : 1;
+/* Link the chunk of sp's free slots that starts at obj (CGC_EXTEND_BYTES,
+ * at least one slot) and return it; the slots after it, if any, become
+ * sp's unlinked tail.  `unbuilt` is stored only once the chunk is linked:
+ * a collection that stops the owner here finds the chunk's slots still
+ * allocated (I2), zero but for their first words (I3), and either in the
+ * old tail or in none.  Bounds: one chunk. */
+static void *link_chunk(gc_segment_t *seg, gc_span_t *sp, uintptr_t obj) {
+  const size_t size = sp->obj_size;
+  const uintptr_t end = gc__span_slots_end(seg, sp);
+  cgc_assert(sp->state == CGC_PAGE_SMALL && sp->owner != NULL && obj != 0 && obj < end);
+  size_t n = CGC_EXTEND_BYTES / size, left = (end - obj) / size;
+  if (n == 0) n = 1;
+  if (n > left) n = left;
+  void *list = link_run(obj, size, n);
+  sp->unbuilt = n < left ? obj + n * size : 0;
+  return list;
 }
 
 /* Link the slots claim_page recorded into sp->rest in address order,
@@ -244,13 +256,9 @@ void *gc__span_build(gc_tctx_t *t) {
   const uintptr_t page = gc__span_base(seg, sp);
   void *head = NULL, **tail = &head;
   if (t->build_all && !t->build_zero_all) { /* all free, nothing to zero: link one chunk */
-    size_t n = chunk_objs(sp);
-    if (n > sp->nobjs) n = sp->nobjs;
-    void *list = link_run(page, size, n);
     sp->rest = NULL;
-    sp->unbuilt = n < sp->nobjs ? page + n * size : 0;
     t->build = NULL;
-    return list;
+    return link_chunk(seg, sp, page);
   }
   if (t->build_all) { /* every slot free and to be zeroed: one memset, one stride */
     memset((void *)page, 0, CGC_PAGE_SIZE);
@@ -280,20 +288,8 @@ void *gc__span_build(gc_tctx_t *t) {
 
 /* The next chunk of the owned span's unlinked tail, for its owner's free
  * list (the bytes were counted when the span was taken).  No lock: only
- * the owner uses `unbuilt`, and a collection that stops the owner here
- * finds the chunk's slots still allocated (I2) and zero but for their
- * first words (I3).  Bounds: one chunk, CGC_EXTEND_BYTES. */
-void *gc__span_extend(gc_span_t *sp) {
-  gc_segment_t *seg = gc__segment_of((uintptr_t)sp);
-  const size_t size = sp->obj_size;
-  const uintptr_t obj = sp->unbuilt, end = gc__span_base(seg, sp) + (uintptr_t)sp->nobjs * size;
-  cgc_assert(sp->state == CGC_PAGE_SMALL && sp->owner != NULL && obj != 0 && obj < end);
-  size_t n = chunk_objs(sp), left = (end - obj) / size;
-  if (n > left) n = left;
-  void *list = link_run(obj, size, n);
-  sp->unbuilt = n < left ? obj + n * size : 0;
-  return list;
-}
+ * the owner uses `unbuilt`. */
+void *gc__span_extend(gc_span_t *sp) { return link_chunk(gc__segment_of((uintptr_t)sp), sp, sp->unbuilt); }
 
 /* Take a span back from a thread cache: the objects still on its free
  * lists and its unlinked tail stop counting as allocated (their alloc
@@ -314,7 +310,7 @@ size_t gc__span_release(gc_segment_t *seg, gc_span_t *sp, void *list) {
     }
   }
   if (sp->unbuilt != 0) { /* the unlinked tail: never written, nothing to clear but bits */
-    const uintptr_t end = gc__span_base(seg, sp) + (uintptr_t)sp->nobjs * sp->obj_size;
+    const uintptr_t end = gc__span_slots_end(seg, sp);
     for (uintptr_t p = sp->unbuilt; p < end; p += sp->obj_size, count++) {
       size_t g = gc__granule_index(seg, p);
       gc__alloc_and_word(seg, g >> 6, ~gc__bit(g));

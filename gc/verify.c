@@ -36,7 +36,7 @@ static void check_owned(gc_segment_t *seg, gc_span_t *sp) {
   const gc_tctx_t *t = sp->owner;
   CHECK(thread_known(t), "span %p owned by an unknown thread context", (void *)sp);
   CHECK(t->span[sp->kind][sp->cls] == sp, "span %p owner does not point back", (void *)sp);
-  uintptr_t base = gc__span_base(seg, sp), end = base + (uintptr_t)sp->nobjs * sp->obj_size;
+  uintptr_t base = gc__span_base(seg, sp), end = gc__span_slots_end(seg, sp);
   size_t count = 0;
   void *lists[2] = {t->free[sp->kind][sp->cls], sp->rest};
   for (int l = 0; l < 2; l++) {
@@ -56,9 +56,10 @@ static void check_owned(gc_segment_t *seg, gc_span_t *sp) {
     }
   }
   if (sp->unbuilt == 0) return;
-  CHECK(sp->npages == 1 && sp->unbuilt > base && sp->unbuilt < end && (sp->unbuilt - base) % sp->obj_size == 0,
-        "span %p: unlinked tail at %p is not one of its slots", (void *)sp, (void *)sp->unbuilt);
-  if (sp->unbuilt <= base || sp->unbuilt >= end || (sp->unbuilt - base) % sp->obj_size != 0) return;
+  if (sp->npages != 1 || sp->unbuilt <= base || sp->unbuilt >= end || (sp->unbuilt - base) % sp->obj_size != 0) {
+    CHECK(false, "span %p: unlinked tail at %p is not one of its slots", (void *)sp, (void *)sp->unbuilt);
+    return;
+  }
   for (uintptr_t a = sp->unbuilt; a < end; a += sp->obj_size) {
     CHECK(gc__alloc_test(seg, gc__granule_index(seg, a)), "unlinked slot %p lacks its alloc bit (I2)", (void *)a);
     if (gc__kind_scanned(sp->kind))
