@@ -25,7 +25,24 @@
 #include <string.h>
 
 #include "cgc.h"
-#include "internal.h"
+/* The library's internal headers, for tests that look inside. */
+#include "alloc/alloc.h"
+#include "alloc/span.h"
+#include "alloc/tctx.h"
+#include "base/atomic.h"
+#include "base/options.h"
+#include "base/os.h"
+#include "debug/hooks.h"
+#include "debug/verify.h"
+#include "heap/heap.h"
+#include "mark/mark.h"
+#include "mark/policy.h"
+#include "mark/roots.h"
+#include "obs/stats.h"
+#include "sweep/reclaim.h"
+#include "threads/registry.h"
+#include "threads/stacks.h"
+#include "threads/world.h"
 
 #define T_NOINLINE __attribute__((noinline))
 #define T_KiB ((size_t)1 << 10)

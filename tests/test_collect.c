@@ -6,7 +6,7 @@
  * a gc_free'd slot resurrects nothing.
  */
 #include "common.h"
-#include "stats.h"
+#include "obs/stats.h"
 
 /* ======================================================================
  * reclamation

@@ -15,7 +15,7 @@
  * process, so CGC_* variables set before the first cgc call apply.
  */
 #include "common.h"
-#include "stats.h"
+#include "obs/stats.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -549,7 +549,7 @@ Test(mark, helpers_are_lazy_blocked_and_not_mutators, .timeout = 60.) {
   gc__mark_force_parallel(true);
   cr_assert_eq(other_threads(tids, 32), 0, "helper threads exist before any collection");
   size_t mutators_before = 0; /* the runner's own threads are registered (pthread_create) */
-  for (gc_tctx_t *t = gc__heap.threads; t != NULL; t = t->next) mutators_before++;
+  for (gc_tctx_t *t = gc__registry.threads; t != NULL; t = t->next) mutators_before++;
   world_t w;
   world_build(&w, 20000, 1000, 1000, 1000, 3);
   t_collect();
@@ -562,7 +562,7 @@ Test(mark, helpers_are_lazy_blocked_and_not_mutators, .timeout = 60.) {
     cr_assert_eq(sig_blocked(tids[i]) & must, must, "helper %d does not block every signal (SigBlk %#" PRIx64 ")",
                  (int)tids[i], sig_blocked(tids[i]));
   size_t mutators = 0;
-  for (gc_tctx_t *t = gc__heap.threads; t != NULL; t = t->next) mutators++;
+  for (gc_tctx_t *t = gc__registry.threads; t != NULL; t = t->next) mutators++;
   cr_assert_eq(mutators, mutators_before, "%zu registered threads, %zu before: helpers must not be mutators",
                mutators, mutators_before);
   /* more collections reuse the same helpers */

@@ -224,7 +224,7 @@ static void sem_wait_nointr(sem_t *s) {
 /* Registered thread contexts, now. */
 static size_t nthreads(void) {
   gc__lock();
-  size_t n = gc__heap.nthreads;
+  size_t n = gc__registry.nthreads;
   gc__unlock();
   return n;
 }
@@ -1068,7 +1068,7 @@ Test(registration, start_arg_of_a_thread_still_starting, .timeout = 30.) {
     pthread_t th = spawn_with_fresh_list(check_arg_now, 300, 12000000);
     forget();
     gc__lock();
-    gc_tctx_t *t = gc__heap.threads; /* the newest context is first */
+    gc_tctx_t *t = gc__registry.threads; /* the newest context is first */
     bool starting = t != NULL && t->state == CGC_THREAD_STARTING && t->start_fn == check_arg_now;
     if (starting) {
       starting_seen++;
@@ -1393,7 +1393,7 @@ Test(coroutines, stack_register_errors) {
 static gc_tctx_t *ctx_of(pthread_t th) {
   gc_tctx_t *r = NULL;
   gc__lock();
-  for (gc_tctx_t *t = gc__heap.threads; t != NULL; t = t->next)
+  for (gc_tctx_t *t = gc__registry.threads; t != NULL; t = t->next)
     if (t->state == CGC_THREAD_RUNNING && pthread_equal(t->self, th)) r = t;
   gc__unlock();
   return r;
@@ -2054,7 +2054,7 @@ Test(thread_churn, cancelling_a_stopped_thread_waits_for_the_restart, .timeout =
   while (!atomic_load(&stopped_blocked)) usleep(1000);
   usleep(20000);
   gc__lock();
-  gc__world_stop();
+  gc__world_stop(NULL);
   int rc = pthread_cancel(th);
   usleep(100000);
   int ran_while_stopped = atomic_load(&stopped_cleanup_ran);
@@ -2104,7 +2104,7 @@ Test(thread_churn, thread_registered_again_in_its_last_destructor_round, .timeou
   cr_assert_lt(secs, 5.0, "5 collections took %.1f s: they waited for a thread that had ended", secs);
   size_t running = 0;
   gc__lock();
-  for (gc_tctx_t *t = gc__heap.threads; t != NULL; t = t->next)
+  for (gc_tctx_t *t = gc__registry.threads; t != NULL; t = t->next)
     if (t->state == CGC_THREAD_RUNNING && t->tid == (pid_t)atomic_load(&late_tid)) running++;
   gc__unlock();
   cr_assert_eq(running, 0, "the ended thread is still scanned and signalled as running");
@@ -2314,7 +2314,7 @@ static int child_startarg_window(void) {
      * registration; its start routine has not run */
     int running = 0;
     gc__lock();
-    for (gc_tctx_t *t = gc__heap.threads; t != NULL; t = t->next)
+    for (gc_tctx_t *t = gc__registry.threads; t != NULL; t = t->next)
       if (t->start_fn == check_arg_window && t->state == CGC_THREAD_RUNNING) running++;
     gc__unlock();
     if (running != 1) terr("round %d: the parked thread is not registered and running (%d)", round, running);

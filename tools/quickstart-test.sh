@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Build cgc and run the whole test suite, from a fresh Debian machine:
+#   0. gc/'s include rules (tools/check-layers.sh)
 #   1. gcc build with -Werror: make check (Criterion tests + examples)
 #   2. clang build with -Werror and -fsanitize=undefined: make check
 #   3. ThreadSanitizer: the library and tests/tsan-stress.c (tools/tsan.sh)
@@ -65,7 +66,7 @@ check_warnings() {
   for cc in gcc clang; do
     for pic in -fno-PIC -fPIC; do
       ok=1
-      for f in "$top"/gc/*.c; do
+      for f in $(find "$top/gc" -name '*.c' | sort); do
         $cc -std=c11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -DCGC_BUILDING -fvisibility=hidden $pic \
           -I"$top/build/gcc" -I"$top/include" -I"$top/gc" -c "$f" -o /dev/null || ok=0
       done
@@ -75,6 +76,8 @@ check_warnings() {
 }
 
 status=0
+echo "== layers: gc/ include rules (tools/check-layers.sh)"
+if bash tools/check-layers.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
 run_build gcc CC=gcc CFLAGS="-O2 -g -Werror" || status=1
 check_warnings || status=1
 run_build clang-ubsan CC=clang \

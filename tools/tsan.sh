@@ -6,7 +6,7 @@
 # CONFIG_DIR holds a configured build's config.h (default: configure one
 # in build/tsan).  Objects and the program go to build/tsan.
 #
-# gc/threads.c (the pthread_create/pthread_setspecific/... interposers) is
+# gc/threads/registry.c (the pthread_create/pthread_setspecific/... interposers) is
 # compiled without instrumentation but with -DCGC_TSAN: TSan calls the
 # interposed pthread_setspecific while it sets a new thread up, before its
 # own per-thread state exists, and instrumented code there crashes.  So
@@ -24,10 +24,12 @@ fi
 cflags=(-std=c11 -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Werror -DHAVE_CONFIG_H -D_GNU_SOURCE -DCGC_BUILDING
   -fvisibility=hidden -I"$config" -I"$top/include" -I"$top/gc")
 objs=()
-for f in "$top"/gc/*.c; do
-  o=$out/$(basename "$f" .c).o
+for f in $(find "$top/gc" -name '*.c' | sort); do
+  rel=${f#"$top/gc/"}
+  o=$out/${rel//\//_}
+  o=${o%.c}.o
   case $f in
-    */threads.c | */sigwait.c) clang "${cflags[@]}" -DCGC_TSAN=1 -c "$f" -o "$o" ;;
+    */threads/registry.c | */threads/sigwait.c) clang "${cflags[@]}" -DCGC_TSAN=1 -c "$f" -o "$o" ;;
     *) clang "${cflags[@]}" -fsanitize=thread -c "$f" -o "$o" ;;
   esac
   objs+=("$o")

@@ -1,0 +1,51 @@
+/*
+ * os.c -- the operating-system layer (os.h): aligned mappings, decommit,
+ * unmap, internal (never scanned) memory and the clock.
+ */
+#include "base/os.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "base/debug.h"
+
+/* Map `size` bytes aligned to `align` (a power of two): over-map by the
+ * alignment and trim both ends.  Returns NULL (errno from mmap) on failure. */
+void *gc__os_map_aligned(size_t size, size_t align) {
+  size_t over = size + align;
+  if (over < size) return NULL;
+  void *p = mmap(NULL, over, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                 -1, 0);
+  if (p == MAP_FAILED) return NULL;
+  uintptr_t a = (uintptr_t)p, aligned = (a + align - 1) & ~(uintptr_t)(align - 1);
+  if (aligned > a) munmap(p, aligned - a);
+  uintptr_t end = a + over, aend = aligned + size;
+  if (end > aend) munmap((void *)aend, end - aend);
+  return (void *)aligned;
+}
+
+void gc__os_unmap(void *p, size_t size) {
+  if (munmap(p, size) != 0) gc__fatal("munmap(%p, %zu) failed: %s", p, size, strerror(errno));
+}
+
+void gc__os_decommit(void *p, size_t size) { (void)madvise(p, size, MADV_DONTNEED); }
+
+void *gc__os_alloc(size_t size) {
+  size = (size + CGC_OS_PAGE_SIZE - 1) & ~(CGC_OS_PAGE_SIZE - 1);
+  void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+void gc__os_free(void *p, size_t size) {
+  if (p == NULL) return;
+  size = (size + CGC_OS_PAGE_SIZE - 1) & ~(CGC_OS_PAGE_SIZE - 1);
+  munmap(p, size);
+}
+
+uint64_t gc__now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}

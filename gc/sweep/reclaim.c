@@ -1,0 +1,143 @@
+/*
+ * reclaim.c -- reclaiming dead objects: the post-mark pass and the sweep
+ * queues.
+ *
+ * Right after marking, gc__reclaim makes one pass over the span
+ * descriptors and the side bitmaps only (never the objects): spans with no
+ * survivor go back to the page pool, dead large objects are freed, and
+ * every other span that has a free slot is queued for its class.  The
+ * same pass turns the bitmaps around for each small span:
+ *     alloc := mark            (dead objects stop being objects at once)
+ *     mark  := old alloc & ~mark   (the DEAD set: slots still to be zeroed)
+ * The bytes of dead objects are zeroed later, lazily, when an allocating
+ * thread takes the span (alloc/span.c: gc__span_take): sweeping touches a
+ * page just before it is reused.  Heap lock held throughout.
+ */
+#include "sweep/reclaim.h"
+
+#include <string.h>
+
+#include "heap/heap.h"
+#include "obs/stats.h"
+
+/* ---- sweep queues ------------------------------------------------------ */
+
+void gc__queue_push(gc_span_t *sp) {
+  CGC_ASSERT(sp->state == CGC_PAGE_SMALL && sp->owner == NULL && !(sp->flags & CGC_SPAN_QUEUED));
+  gc_span_t **q = &gc__heap.sweep_queue[sp->kind][sp->cls];
+  sp->next = *q;
+  *q = sp;
+  sp->flags |= CGC_SPAN_QUEUED;
+}
+
+gc_span_t *gc__queue_pop(unsigned kind, unsigned cls) {
+  gc_span_t **q = &gc__heap.sweep_queue[kind][cls];
+  gc_span_t *sp = *q;
+  if (sp != NULL) {
+    *q = sp->next;
+    sp->next = NULL;
+    sp->flags &= (uint8_t)~CGC_SPAN_QUEUED;
+  }
+  return sp;
+}
+
+/* ---- the post-mark pass -------------------------------------------------- */
+
+/* A span another thread owns (I2): count its survivors and clear their
+ * marks, nothing else -- its owner may be stopped in the middle of a pop,
+ * and its cached free objects look like dead ones.  Its dead objects are
+ * reclaimed by the first collection after the owner lets go of it. */
+static size_t reclaim_owned(gc_segment_t *seg, gc_span_t *sp) {
+  size_t w0 = gc__span_page(seg, sp) * CGC_BITMAP_WORDS_PER_PAGE;
+  size_t nw = (size_t)sp->npages * CGC_BITMAP_WORDS_PER_PAGE;
+  size_t live = 0;
+  for (size_t w = w0; w < w0 + nw; w++) {
+    live += (size_t)__builtin_popcountll(seg->bits[w].mark);
+    seg->bits[w].mark = 0;
+  }
+  sp->live = (uint32_t)live;
+  return live * sp->obj_size;
+}
+
+/* Returns the live bytes of a small span and re-files it (see top). */
+static size_t reclaim_small(gc_segment_t *seg, gc_span_t *sp) {
+  if (sp->owner != NULL) return reclaim_owned(seg, sp);
+  size_t w0 = gc__span_page(seg, sp) * CGC_BITMAP_WORDS_PER_PAGE;
+  size_t nw = (size_t)sp->npages * CGC_BITMAP_WORDS_PER_PAGE;
+  size_t live = 0;
+  gc__store(&sp->freed, 0); /* its free slots are re-counted right here */
+  uint64_t any_dead = 0;
+  for (size_t w = w0; w < w0 + nw; w++) {
+    uint64_t m = seg->bits[w].mark, a = seg->bits[w].alloc;
+    uint64_t dead = a & ~m;
+    live += (size_t)__builtin_popcountll(m);
+    any_dead |= dead;
+    seg->bits[w].alloc = m;
+    seg->bits[w].mark = dead;
+  }
+  /* A span still unswept from an earlier cycle lost that cycle's DEAD set
+   * when the marks were cleared: zero every free slot when it is taken. */
+  uint8_t flags = sp->flags & CGC_SPAN_ZERO_ALL;
+  if (sp->flags & CGC_SPAN_UNSWEPT) flags |= CGC_SPAN_ZERO_ALL;
+  if (any_dead) flags |= CGC_SPAN_UNSWEPT;
+  sp->flags = flags;
+  sp->live = (uint32_t)live;
+  sp->next = NULL;
+  if (live == 0) {
+    gc__pages_free(seg, sp);
+    gc__stats.spans_freed++;
+    return 0;
+  }
+  if (live < sp->nobjs) gc__queue_push(sp);
+  return live * sp->obj_size;
+}
+
+/* Returns the live bytes of a large object's span, freeing it if dead. */
+static size_t reclaim_large(gc_segment_t *seg, gc_span_t *sp) {
+  size_t g = gc__granule_index(seg, gc__span_base(seg, sp));
+  if (gc__mark_test(seg, g)) {
+    gc__mark_clear(seg, g);
+    return sp->obj_size;
+  }
+  gc__pages_free(seg, sp);
+  gc__stats.spans_freed++;
+  return 0;
+}
+
+void gc__reclaim(void) {
+  memset(gc__heap.sweep_queue, 0, sizeof gc__heap.sweep_queue);
+  size_t live_kind[CGC_NKINDS] = {0};
+  gc_segment_t *seg = gc__heap.segments;
+  if (seg != NULL) {
+    gc_segment_t *stop = seg->prev;
+    for (;;) {
+      gc_segment_t *next = seg->next;
+      bool last = seg == stop;
+      if (seg->huge) {
+        gc_span_t *sp = &seg->spans[CGC_META_PAGES];
+        size_t g = gc__granule_index(seg, gc__huge_base(seg));
+        if (gc__mark_test(seg, g)) {
+          gc__mark_clear(seg, g);
+          live_kind[sp->kind] += sp->obj_size;
+        } else {
+          gc__huge_free(seg);
+        }
+      } else {
+        for (size_t i = CGC_META_PAGES; i < CGC_PAGES_PER_SEGMENT;) {
+          gc_span_t *sp = &seg->spans[i];
+          size_t n = sp->state == CGC_PAGE_FREE ? 1 : sp->npages;
+          if (sp->state == CGC_PAGE_SMALL)
+            live_kind[sp->kind] += reclaim_small(seg, sp);
+          else if (sp->state == CGC_PAGE_LARGE)
+            live_kind[sp->kind] += reclaim_large(seg, sp);
+          i += n;
+        }
+      }
+      if (last) break;
+      seg = next;
+    }
+  }
+  gc__heap.live = live_kind[CGC_KIND_NORMAL] + live_kind[CGC_KIND_ATOMIC];
+  gc__heap.live_atomic = live_kind[CGC_KIND_ATOMIC];
+  gc__stat_set(&gc__stats.live, (int64_t)gc__heap.live);
+}
