@@ -2,7 +2,7 @@
  * common.h -- helpers shared by the cgc Criterion suites.
  *
  * The test programs link the static libcgc, so the hidden gc__* internals
- * declared in internal.h are callable.
+ * declared in gc/'s headers are callable.
  *
  * Conventions:
  *  - Object contents are a pattern derived from an id (t_fill/t_bad): a

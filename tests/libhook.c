@@ -1,12 +1,13 @@
 /*
- * libhook.c -- LD_PRELOADed into a re-executed test_threads child to make
- * a start-up race deterministic.  cgc (linked into the executable) calls
- * the "real" pthread_setspecific it finds with dlsym(RTLD_NEXT, ...),
- * which is this one: once armed, the next call from a thread other than
- * the armer does the store and then parks until the test releases it.
- * A new thread's first such call is cgc registering it (threads.c
- * attach()), so the test can collect while the thread sits right after
- * its registration, before its start routine runs.  It does not link cgc.
+ * libhook.c -- LD_PRELOADed into a re-executed tests/threads/registration
+ * child to make a start-up race deterministic.  cgc (linked into the
+ * executable) calls the "real" pthread_setspecific it finds with
+ * dlsym(RTLD_NEXT, ...), which is this one: once armed, the next call
+ * from a thread other than the armer does the store and then parks until
+ * the test releases it.  A new thread's first such call is cgc
+ * registering it (threads.c attach()), so the test can collect while the
+ * thread sits right after its registration, before its start routine
+ * runs.  It does not link cgc.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE

@@ -1,5 +1,5 @@
 /*
- * libtls.c -- a plugin that test_threads dlopen()s after its threads
+ * libtls.c -- a plugin that tests/threads/roots dlopen()s after its threads
  * started.  Its __thread variables use the general-dynamic TLS model, so
  * each thread's block is allocated lazily by __tls_get_addr on first use
  * (system malloc, outside the static TLS area) and found only through the

@@ -5,7 +5,8 @@
 # test runs in its own process, so a test may set CGC_* options with
 # setenv() before its first cgc call.
 
-EXTRA_DIST += tests/common.h tests/common.c tests/libroot.c tests/libtls.c tests/libhook.c tests/tsan-stress.c
+EXTRA_DIST += tests/common.h tests/common.c tests/libroot.c tests/libtls.c tests/libhook.c tests/tsan-stress.c \
+	tests/threads/common_threads.h tests/threads/common_threads.c
 
 if HAVE_CRITERION
 
@@ -15,6 +16,9 @@ cgc_test_cflags = $(AM_CFLAGS) $(CRITERION_CFLAGS)
 cgc_test_ldadd = libcgc.la $(CRITERION_LIBS)
 cgc_test_ldflags = -static
 cgc_test_common = tests/common.c tests/common.h
+# The thread suites (tests/threads/, one program per Criterion suite)
+# also share common_threads.{h,c}.
+cgc_threads_common = tests/threads/common_threads.c tests/threads/common_threads.h $(cgc_test_common)
 
 # A plugin that test_roots dlopen()s: its globals are roots.  It does not
 # link cgc.
@@ -23,16 +27,17 @@ tests_libroot_la_SOURCES = tests/libroot.c
 tests_libroot_la_CFLAGS = $(AM_CFLAGS)
 tests_libroot_la_LDFLAGS = -module -avoid-version -rpath /nowhere
 
-# A plugin that test_threads dlopen()s after its threads started: its
-# general-dynamic __thread variables are roots (found through each
+# A plugin that tests/threads/roots dlopen()s after its threads started:
+# its general-dynamic __thread variables are roots (found through each
 # thread's DTV).  It does not link cgc.
 check_LTLIBRARIES += tests/libtls.la
 tests_libtls_la_SOURCES = tests/libtls.c
 tests_libtls_la_CFLAGS = $(AM_CFLAGS)
 tests_libtls_la_LDFLAGS = -module -avoid-version -rpath /nowhere
 
-# LD_PRELOADed into a test_threads child: parks a new thread right after
-# cgc registered it (see the file).  It does not link cgc.
+# LD_PRELOADed into a tests/threads/registration child: parks a new
+# thread right after cgc registered it (see the file).  It does not link
+# cgc.
 check_LTLIBRARIES += tests/libhook.la
 tests_libhook_la_SOURCES = tests/libhook.c
 tests_libhook_la_CFLAGS = $(AM_CFLAGS)
@@ -47,7 +52,15 @@ cgc_tests = \
 	tests/test_options \
 	tests/test_stress \
 	tests/test_mark \
-	tests/test_threads
+	tests/threads/stress \
+	tests/threads/roots \
+	tests/threads/registration \
+	tests/threads/coroutines \
+	tests/threads/signals \
+	tests/threads/free \
+	tests/threads/churn \
+	tests/threads/fork \
+	tests/threads/options
 
 check_PROGRAMS += $(cgc_tests)
 TESTS += $(cgc_tests)
@@ -102,14 +115,64 @@ tests_test_mark_CFLAGS = $(cgc_test_cflags)
 tests_test_mark_LDADD = $(cgc_test_ldadd)
 tests_test_mark_LDFLAGS = $(cgc_test_ldflags)
 
-# test_threads dlopen()s tests/.libs/libtls.so and preloads libhook.so
-# into children: build them first.
-tests_test_threads_SOURCES = tests/test_threads.c $(cgc_test_common)
-tests_test_threads_CPPFLAGS = $(cgc_test_cppflags)
-tests_test_threads_CFLAGS = $(cgc_test_cflags)
-tests_test_threads_LDADD = $(cgc_test_ldadd)
-tests_test_threads_LDFLAGS = $(cgc_test_ldflags)
-tests_test_threads_DEPENDENCIES = libcgc.la tests/libtls.la tests/libhook.la
+# The thread suites (see cgc_threads_common).
+tests_threads_stress_SOURCES = tests/threads/stress.c $(cgc_threads_common)
+tests_threads_stress_CPPFLAGS = $(cgc_test_cppflags)
+tests_threads_stress_CFLAGS = $(cgc_test_cflags)
+tests_threads_stress_LDADD = $(cgc_test_ldadd)
+tests_threads_stress_LDFLAGS = $(cgc_test_ldflags)
+
+# roots dlopen()s tests/.libs/libtls.so: build it first.
+tests_threads_roots_SOURCES = tests/threads/roots.c $(cgc_threads_common)
+tests_threads_roots_CPPFLAGS = $(cgc_test_cppflags)
+tests_threads_roots_CFLAGS = $(cgc_test_cflags)
+tests_threads_roots_LDADD = $(cgc_test_ldadd)
+tests_threads_roots_LDFLAGS = $(cgc_test_ldflags)
+tests_threads_roots_DEPENDENCIES = libcgc.la tests/libtls.la
+
+# registration preloads tests/.libs/libhook.so into a child: build it first.
+tests_threads_registration_SOURCES = tests/threads/registration.c $(cgc_threads_common)
+tests_threads_registration_CPPFLAGS = $(cgc_test_cppflags)
+tests_threads_registration_CFLAGS = $(cgc_test_cflags)
+tests_threads_registration_LDADD = $(cgc_test_ldadd)
+tests_threads_registration_LDFLAGS = $(cgc_test_ldflags)
+tests_threads_registration_DEPENDENCIES = libcgc.la tests/libhook.la
+
+tests_threads_coroutines_SOURCES = tests/threads/coroutines.c $(cgc_threads_common)
+tests_threads_coroutines_CPPFLAGS = $(cgc_test_cppflags)
+tests_threads_coroutines_CFLAGS = $(cgc_test_cflags)
+tests_threads_coroutines_LDADD = $(cgc_test_ldadd)
+tests_threads_coroutines_LDFLAGS = $(cgc_test_ldflags)
+
+tests_threads_signals_SOURCES = tests/threads/signals.c $(cgc_threads_common)
+tests_threads_signals_CPPFLAGS = $(cgc_test_cppflags)
+tests_threads_signals_CFLAGS = $(cgc_test_cflags)
+tests_threads_signals_LDADD = $(cgc_test_ldadd)
+tests_threads_signals_LDFLAGS = $(cgc_test_ldflags)
+
+tests_threads_free_SOURCES = tests/threads/free.c $(cgc_threads_common)
+tests_threads_free_CPPFLAGS = $(cgc_test_cppflags)
+tests_threads_free_CFLAGS = $(cgc_test_cflags)
+tests_threads_free_LDADD = $(cgc_test_ldadd)
+tests_threads_free_LDFLAGS = $(cgc_test_ldflags)
+
+tests_threads_churn_SOURCES = tests/threads/churn.c $(cgc_threads_common)
+tests_threads_churn_CPPFLAGS = $(cgc_test_cppflags)
+tests_threads_churn_CFLAGS = $(cgc_test_cflags)
+tests_threads_churn_LDADD = $(cgc_test_ldadd)
+tests_threads_churn_LDFLAGS = $(cgc_test_ldflags)
+
+tests_threads_fork_SOURCES = tests/threads/fork.c $(cgc_threads_common)
+tests_threads_fork_CPPFLAGS = $(cgc_test_cppflags)
+tests_threads_fork_CFLAGS = $(cgc_test_cflags)
+tests_threads_fork_LDADD = $(cgc_test_ldadd)
+tests_threads_fork_LDFLAGS = $(cgc_test_ldflags)
+
+tests_threads_options_SOURCES = tests/threads/options.c $(cgc_threads_common)
+tests_threads_options_CPPFLAGS = $(cgc_test_cppflags)
+tests_threads_options_CFLAGS = $(cgc_test_cflags)
+tests_threads_options_LDADD = $(cgc_test_ldadd)
+tests_threads_options_LDFLAGS = $(cgc_test_ldflags)
 
 endif HAVE_CRITERION
 

@@ -20,7 +20,7 @@ passed=0 failed=0
 # Sum the Criterion synthesis lines and the examples script of one build.
 count_results() {
   local dir=$1 log t p f c
-  for log in "$dir"/tests/*.log; do
+  for log in "$dir"/tests/*.log "$dir"/tests/*/*.log; do # tests/threads/*.log too
     [ -f "$log" ] || continue
     # "[====] Synthesis: Tested: 12 | Passing: 12 | Failing: 0 | Crashing: 0"
     if line=$(grep -a "Synthesis:" "$log" | tail -n1) && [ -n "$line" ]; then
@@ -50,7 +50,7 @@ run_build() { # name, then configure arguments
   count_results "$dir"
   if [ $rc -ne 0 ]; then
     failed=$((failed + 1)) # the build or a test program failed (maybe before any test ran)
-    echo "== $name: FAILED; logs:"; for f in "$dir"/tests/*.log "$dir"/examples/*.log; do
+    echo "== $name: FAILED; logs:"; for f in "$dir"/tests/*.log "$dir"/tests/*/*.log "$dir"/examples/*.log; do
       [ -f "$f" ] && grep -qaE "FAIL|Crash|crash|Assert|ERROR" "$f" && { echo "--- $f"; tail -n 40 "$f"; }
     done
     return $rc
