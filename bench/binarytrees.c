@@ -99,8 +99,7 @@ static void account(const char *what, int depth, long long iterations, long long
   mix((unsigned long long)iterations);
   mix((unsigned long long)check);
   if (check != want) {
-    printf("binarytrees: FAILED %s of depth %d: check %lld, want %lld\n", what, depth, check,
-           want);
+    printf("binarytrees: FAILED %s of depth %d: check %lld, want %lld\n", what, depth, check, want);
     fflush(stdout);
     failed = 1;
   }
@@ -182,8 +181,7 @@ int main(int argc, char **argv) {
   }
 
   if (!failed)
-    printf("binarytrees: ok checksum=0x%016llx nodes=%llu depth=%d\n", checksum, nodes_built,
-           max_depth);
+    printf("binarytrees: ok checksum=0x%016llx nodes=%llu depth=%d\n", checksum, nodes_built, max_depth);
   fflush(stdout);
   bm_report("binarytrees");
   return failed ? 1 : 0;

@@ -40,9 +40,9 @@
 #include <string.h>
 
 enum {
-  kStretchTreeDepth = 18,  /* about 16 MiB of nodes in the original */
+  kStretchTreeDepth = 18,   /* about 16 MiB of nodes in the original */
   kLongLivedTreeDepth = 16, /* about 4 MiB */
-  kArraySize = 500000,     /* about 4 MiB */
+  kArraySize = 500000,      /* about 4 MiB */
   kMinTreeDepth = 4,
   kMaxTreeDepth = 16,
 };
@@ -238,8 +238,7 @@ int main(int argc, char **argv) {
   tempTree = NULL;
 
   /* Create a long-lived object. */
-  if (verbose)
-    fprintf(stderr, " Creating a long-lived binary tree of depth %d\n", (int)kLongLivedTreeDepth);
+  if (verbose) fprintf(stderr, " Creating a long-lived binary tree of depth %d\n", (int)kLongLivedTreeDepth);
   longLivedTree = new_node(kLongLivedTreeDepth, TAG_LONG);
   Populate(kLongLivedTreeDepth, longLivedTree, TAG_LONG);
 
@@ -265,8 +264,8 @@ int main(int argc, char **argv) {
   if (verbose) fprintf(stderr, "Completed in %.1f msec\n", ms_since(t0));
 
   if (!failed)
-    printf("gcbench: ok checksum=0x%016llx nodes=%llu verified=%llu repeats=%ld\n", checksum,
-           nodes_built, nodes_verified, repeats);
+    printf("gcbench: ok checksum=0x%016llx nodes=%llu verified=%llu repeats=%ld\n", checksum, nodes_built,
+           nodes_verified, repeats);
   fflush(stdout);
   bm_report("gcbench");
   return failed ? 1 : 0;

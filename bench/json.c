@@ -300,8 +300,7 @@ static int json_equal(const JValue *a, const JValue *b) {
   switch (a->type) {
   case J_INT: return a->u.i == b->u.i;
   case J_DBL: return memcmp(&a->u.d, &b->u.d, sizeof a->u.d) == 0; /* bit for bit */
-  case J_STR:
-    return a->u.str.len == b->u.str.len && memcmp(a->u.str.s, b->u.str.s, a->u.str.len) == 0;
+  case J_STR: return a->u.str.len == b->u.str.len && memcmp(a->u.str.s, b->u.str.s, a->u.str.len) == 0;
   case J_ARR:
     if (a->u.arr.len != b->u.arr.len) return 0;
     for (uint32_t i = 0; i < a->u.arr.len; i++)
@@ -502,8 +501,7 @@ static JValue *parse_error(Parser *ps, const char *what) {
 }
 
 static inline void skip_ws(Parser *ps) {
-  while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\n' || *ps->p == '\t' || *ps->p == '\r'))
-    ps->p++;
+  while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\n' || *ps->p == '\t' || *ps->p == '\r')) ps->p++;
 }
 
 static int hex4(const char *s, unsigned *out) {
@@ -601,8 +599,7 @@ static char *parse_string(Parser *ps, size_t *len) {
       p += 4;
       uint32_t cp = u;
       if (u >= 0xd800 && u < 0xdc00) { /* a high surrogate: its pair must follow */
-        if (s - p < 6 || p[0] != '\\' || p[1] != 'u' || !hex4(p + 2, &lo) || lo < 0xdc00 ||
-            lo >= 0xe000)
+        if (s - p < 6 || p[0] != '\\' || p[1] != 'u' || !hex4(p + 2, &lo) || lo < 0xdc00 || lo >= 0xe000)
           goto bad;
         p += 6;
         cp = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
@@ -856,8 +853,7 @@ static JValue *gen_customer(unsigned who) {
   obj_put(c, "email", j_str(email));
   obj_put(c, "vip", j_bool(who % 7 == 0));
   JValue *tags = j_arr();
-  for (unsigned t = 0, nt = rnd(4); t < nt; t++)
-    arr_push(tags, j_str(tag_words[rnd(COUNT(tag_words))]));
+  for (unsigned t = 0, nt = rnd(4); t < nt; t++) arr_push(tags, j_str(tag_words[rnd(COUNT(tag_words))]));
   obj_put(c, "tags", tags);
   JValue *addr = j_obj();
   char zip[16];
@@ -1069,8 +1065,7 @@ static JValue *transform(const JValue *doc, const JValue *old_report) {
     const JMember *top = NULL; /* the most orders; ties: the smallest name */
     for (uint32_t k = 0; k < cs->u.obj.len; k++) {
       const JMember *c = &cs->u.obj.m[k];
-      if (top == NULL || c->val->u.i > top->val->u.i ||
-          (c->val->u.i == top->val->u.i && key_cmp(c, top) < 0))
+      if (top == NULL || c->val->u.i > top->val->u.i || (c->val->u.i == top->val->u.i && key_cmp(c, top) < 0))
         top = c;
     }
     int64_t n = get_int(g, "orders");

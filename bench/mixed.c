@@ -67,10 +67,10 @@
 #define SIZE_MASK 0x7fffffffu
 
 enum {
-  BUFFER_HDR = 16,         /* sizeof(hdr) */
-  RECORD_HDR = 24,         /* sizeof(record) */
-  MAX_EDGES = 255,         /* edge vector: up to 16 + 16*255 = 4096 bytes */
-  MAX_BUFFER = 4u << 20,   /* a buffer is not grown past 4 MiB */
+  BUFFER_HDR = 16,       /* sizeof(hdr) */
+  RECORD_HDR = 24,       /* sizeof(record) */
+  MAX_EDGES = 255,       /* edge vector: up to 16 + 16*255 = 4096 bytes */
+  MAX_BUFFER = 4u << 20, /* a buffer is not grown past 4 MiB */
 };
 
 typedef struct hdr {
@@ -312,8 +312,7 @@ static int check_target(const edge *e) {
   uint32_t size = obj_size(t);
   if (size < RECORD_HDR || size > MAX_BUFFER) return 0;
   if (size == RECORD_HDR) return 1; /* no payload */
-  if (check_pattern(t, t->id, RECORD_HDR, size < RECORD_HDR + 8 ? size : RECORD_HDR + 8) >= 0)
-    return 0;
+  if (check_pattern(t, t->id, RECORD_HDR, size < RECORD_HDR + 8 ? size : RECORD_HDR + 8) >= 0) return 0;
   return check_pattern(t, t->id, (size - 1) & ~7u, size) < 0; /* >= RECORD_HDR */
 }
 
@@ -332,8 +331,8 @@ static int check_edges(const record *r) {
   for (uint32_t k = 0; k < ev->n; k++) {
     const edge *e = &ev->e[k];
     if (e->id >= r->h.id || !check_target(e)) {
-      fail("object %u: edge %u to object %llu is broken (found id %u)", r->h.id, k,
-           (unsigned long long)e->id, e->to->h.id);
+      fail("object %u: edge %u to object %llu is broken (found id %u)", r->h.id, k, (unsigned long long)e->id,
+           e->to->h.id);
       return 0;
     }
     mix(e->id);
@@ -344,8 +343,7 @@ static int check_edges(const record *r) {
 /* Full check of an object whose id and size are known. */
 static int check_object(const hdr *h, uint32_t id, uint32_t size, const char *where) {
   if (h->id != id || obj_size(h) != size) {
-    fail("%s: object %u (size %u) has header id %u size %u", where, id, size, h->id,
-         obj_size(h));
+    fail("%s: object %u (size %u) has header id %u size %u", where, id, size, h->id, obj_size(h));
     return 0;
   }
   long bad = check_pattern(h, id, payload_off(h), size);
@@ -551,8 +549,7 @@ int main(int argc, char **argv) {
   if (!failed) final_walk();
 
   if (!failed && BM_MANUAL_FREE && blocks_allocated - blocks_freed != reach_blocks)
-    fail("malloc mode: %llu blocks not freed, %llu reachable",
-         blocks_allocated - blocks_freed, reach_blocks);
+    fail("malloc mode: %llu blocks not freed, %llu reachable", blocks_allocated - blocks_freed, reach_blocks);
 
   if (!failed)
     printf("mixed: ok checksum=0x%016llx slots=%u rounds=%ld replaced=%llu grown=%llu"

@@ -133,9 +133,8 @@ static inline void bm_mode_report(FILE *f) {
           " gc_count=%zu gc_pause_total_ms=%.3f gc_pause_max_ms=%.3f"
           " heap_bytes=%zu heap_peak_bytes=%zu live_bytes=%zu"
           " allocated_bytes=%zu returned_bytes=%zu",
-          s.collections, (double)s.pause_total_ns / 1e6,
-          (double)s.pause_max_ns / 1e6, s.heap_bytes, s.heap_bytes_peak,
-          s.live_bytes, s.allocated_bytes, s.returned_bytes);
+          s.collections, (double)s.pause_total_ns / 1e6, (double)s.pause_max_ns / 1e6, s.heap_bytes,
+          s.heap_bytes_peak, s.live_bytes, s.allocated_bytes, s.returned_bytes);
 }
 
 /* ---- bdwgc ----------------------------------------------------------- */
@@ -191,9 +190,8 @@ static inline void bm_mode_report(FILE *f) {
           " gc_count=%lu gc_pause_total_ms=%.3f gc_pause_max_ms=%.3f"
           " heap_bytes=%zu heap_peak_bytes=%lu allocated_bytes=%zu"
           " unmapped_bytes=%lu",
-          (unsigned long)GC_get_gc_no(), (double)bm_gc_total_ns / 1e6,
-          (double)bm_gc_max_ns / 1e6, GC_get_heap_size(),
-          (unsigned long)ps.heapsize_full, GC_get_total_bytes(),
+          (unsigned long)GC_get_gc_no(), (double)bm_gc_total_ns / 1e6, (double)bm_gc_max_ns / 1e6,
+          GC_get_heap_size(), (unsigned long)ps.heapsize_full, GC_get_total_bytes(),
           (unsigned long)ps.unmapped_bytes);
 }
 
@@ -250,8 +248,8 @@ static inline void bm_report(const char *bench) {
   struct rusage ru;
   uint64_t wall = bm_now_ns() - bm_start_ns;
   getrusage(RUSAGE_SELF, &ru);
-  fprintf(stderr, "bench-stats: bench=%s mode=%s wall_ms=%.3f maxrss_kib=%ld",
-          bench, bm_name(), (double)wall / 1e6, ru.ru_maxrss);
+  fprintf(stderr, "bench-stats: bench=%s mode=%s wall_ms=%.3f maxrss_kib=%ld", bench, bm_name(),
+          (double)wall / 1e6, ru.ru_maxrss);
   bm_mode_report(stderr);
   fputs(bm_report_extra, stderr);
   fputc('\n', stderr);

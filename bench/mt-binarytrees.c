@@ -50,9 +50,9 @@ typedef struct worker {
   int index;
   int nthreads;
   int max_depth;
-  int failed_depth;                       /* -1, or the depth of a bad tree */
-  long long check[kMaxDepthLimit + 1];    /* per depth: sum of this share's checks */
-  long long built[kMaxDepthLimit + 1];    /* per depth: trees built */
+  int failed_depth;                    /* -1, or the depth of a bad tree */
+  long long check[kMaxDepthLimit + 1]; /* per depth: sum of this share's checks */
+  long long built[kMaxDepthLimit + 1]; /* per depth: trees built */
 } worker;
 
 static unsigned long long checksum = 0xcbf29ce484222325ull;
@@ -130,8 +130,7 @@ static void account(const char *what, int depth, long long iterations, long long
   mix((unsigned long long)iterations);
   mix((unsigned long long)check);
   if (check != want) {
-    printf("mt-binarytrees: FAILED %s of depth %d: check %lld, want %lld\n", what, depth, check,
-           want);
+    printf("mt-binarytrees: FAILED %s of depth %d: check %lld, want %lld\n", what, depth, check, want);
     fflush(stdout);
     failed = 1;
   }
@@ -180,8 +179,7 @@ int main(int argc, char **argv) {
   stretch = NULL;
 
   node *long_lived = bottom_up_tree((int)max_depth);
-  unsigned long long nodes_built =
-      (unsigned long long)(tree_size(stretch_depth) + tree_size((int)max_depth));
+  unsigned long long nodes_built = (unsigned long long)(tree_size(stretch_depth) + tree_size((int)max_depth));
 
   /* 2. the workers; worker 0 is the main thread */
   for (int t = 0; t < nthreads; t++) {
@@ -244,8 +242,7 @@ int main(int argc, char **argv) {
   }
 
   if (!failed)
-    printf("mt-binarytrees: ok checksum=0x%016llx nodes=%llu depth=%ld\n", checksum, nodes_built,
-           max_depth);
+    printf("mt-binarytrees: ok checksum=0x%016llx nodes=%llu depth=%ld\n", checksum, nodes_built, max_depth);
   fflush(stdout);
   bm_report_add("threads=%ld", nthreads);
   bm_report("mt-binarytrees");

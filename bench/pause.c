@@ -113,9 +113,7 @@ typedef struct Live {
 
 static Live live; /* a root: the whole structure hangs off it */
 
-static inline uint64_t val_pattern(uint64_t key, int i) {
-  return hash64(key * 4 + (uint64_t)i + 1);
-}
+static inline uint64_t val_pattern(uint64_t key, int i) { return hash64(key * 4 + (uint64_t)i + 1); }
 
 /* List l holds keys l * per_list .. (l + 1) * per_list - 1 in order, each
  * list allocated in one go, as a program that loads its data would. */
@@ -430,8 +428,7 @@ int main(int argc, char **argv) {
   uint64_t calls = churn((uint64_t)garbage_mb << 20, &probes);
   if (verbose) {
     fprintf(stderr, "pause: live data built in %.1f ms; %llu allocations in %.1f ms\n",
-            (double)(t0 - bm_start_ns) / 1e6, (unsigned long long)calls,
-            (double)(bm_now_ns() - t0) / 1e6);
+            (double)(t0 - bm_start_ns) / 1e6, (unsigned long long)calls, (double)(bm_now_ns() - t0) / 1e6);
     hist_print(stderr);
   }
 
@@ -441,9 +438,8 @@ int main(int argc, char **argv) {
   mix(calls);
 
   if (!failed)
-    printf("pause: ok checksum=0x%016llx nodes=%zu allocs=%llu probes=%llu\n",
-           (unsigned long long)checksum, live.nnodes, (unsigned long long)calls,
-           (unsigned long long)probes);
+    printf("pause: ok checksum=0x%016llx nodes=%zu allocs=%llu probes=%llu\n", (unsigned long long)checksum,
+           live.nnodes, (unsigned long long)calls, (unsigned long long)probes);
   fflush(stdout);
 
   bm_report_add("allocs=%llu", (unsigned long long)lat_count);

@@ -42,8 +42,7 @@ static uint32_t prio_of(uint32_t key) { /* a 32-bit integer hash */
   return key ^ (key >> 16);
 }
 
-static const struct node *node(uint32_t key, uint64_t value,
-                               const struct node *left,
+static const struct node *node(uint32_t key, uint64_t value, const struct node *left,
                                const struct node *right) {
   struct node *n = gc_malloc(sizeof *n);
   if (n == NULL) {
@@ -60,33 +59,25 @@ static const struct node *node(uint32_t key, uint64_t value,
 
 /* The tree t with key bound to value.  Returns t itself when nothing
  * changes; otherwise new nodes on the path, shared nodes elsewhere. */
-static const struct node *set(const struct node *t, uint32_t key,
-                              uint64_t value) {
-  if (t == NULL)
-    return node(key, value, NULL, NULL);
-  if (key == t->key)
-    return t->value == value ? t : node(key, value, t->left, t->right);
+static const struct node *set(const struct node *t, uint32_t key, uint64_t value) {
+  if (t == NULL) return node(key, value, NULL, NULL);
+  if (key == t->key) return t->value == value ? t : node(key, value, t->left, t->right);
   if (key < t->key) {
     const struct node *l = set(t->left, key, value);
-    if (l == t->left)
-      return t;
+    if (l == t->left) return t;
     if (l->prio > t->prio) /* rotate right: l moves up */
-      return node(l->key, l->value, l->left,
-                  node(t->key, t->value, l->right, t->right));
+      return node(l->key, l->value, l->left, node(t->key, t->value, l->right, t->right));
     return node(t->key, t->value, l, t->right);
   }
   const struct node *r = set(t->right, key, value);
-  if (r == t->right)
-    return t;
+  if (r == t->right) return t;
   if (r->prio > t->prio) /* rotate left: r moves up */
-    return node(r->key, r->value, node(t->key, t->value, t->left, r->left),
-                r->right);
+    return node(r->key, r->value, node(t->key, t->value, t->left, r->left), r->right);
   return node(t->key, t->value, t->left, r);
 }
 
 static const struct node *find(const struct node *t, uint32_t key) {
-  while (t != NULL && t->key != key)
-    t = key < t->key ? t->left : t->right;
+  while (t != NULL && t->key != key) t = key < t->key ? t->left : t->right;
   return t;
 }
 
@@ -102,22 +93,18 @@ struct walk {
 };
 
 static void walk(const struct node *t, int depth, struct walk *w) {
-  if (t == NULL)
-    return;
-  if ((t->left != NULL && t->left->prio > t->prio) ||
-      (t->right != NULL && t->right->prio > t->prio) ||
+  if (t == NULL) return;
+  if ((t->left != NULL && t->left->prio > t->prio) || (t->right != NULL && t->right->prio > t->prio) ||
       t->prio != prio_of(t->key))
     w->ok = 0;
   walk(t->left, depth + 1, w);
-  if (w->have_prev && t->key <= w->prev)
-    w->ok = 0;
+  if (w->have_prev && t->key <= w->prev) w->ok = 0;
   w->have_prev = 1;
   w->prev = t->key;
   w->size++;
   w->sum = (w->sum ^ t->key) * 1099511628211u;
   w->sum = (w->sum ^ t->value) * 1099511628211u;
-  if (depth > w->depth)
-    w->depth = depth;
+  if (depth > w->depth) w->depth = depth;
   walk(t->right, depth + 1, w);
 }
 
@@ -160,14 +147,12 @@ int main(void) {
   int ok = 1;
   for (unsigned v = 0; v < nkept; v++) {
     struct walk now = check(kept[v].root);
-    if (!now.ok || now.size != kept[v].ops || now.size != kept[v].seen.size ||
-        now.sum != kept[v].seen.sum) {
+    if (!now.ok || now.size != kept[v].ops || now.size != kept[v].seen.size || now.sum != kept[v].seen.sum) {
       fprintf(stderr, "ptree: version %u changed\n", kept[v].ops);
       ok = 0;
     }
-    printf("version after %6u ops: %6zu keys, depth %2d, checksum %016" PRIx64
-           "\n",
-           kept[v].ops, now.size, now.depth, now.sum);
+    printf("version after %6u ops: %6zu keys, depth %2d, checksum %016" PRIx64 "\n", kept[v].ops, now.size,
+           now.depth, now.sum);
   }
 
   struct walk fin = check(root);
@@ -188,13 +173,10 @@ int main(void) {
 
   gc_stats_t s = {.size = sizeof s};
   gc_get_stats(&s);
-  fprintf(stderr,
-          "cgc: %zu collections, heap %zu bytes (peak %zu), live %zu bytes\n",
-          s.collections, s.heap_bytes, s.heap_bytes_peak, s.live_bytes);
+  fprintf(stderr, "cgc: %zu collections, heap %zu bytes (peak %zu), live %zu bytes\n", s.collections,
+          s.heap_bytes, s.heap_bytes_peak, s.live_bytes);
 
-  if (!ok)
-    return EXIT_FAILURE;
-  printf("OK: %u ops, %zu keys, depth %d, checksum %016" PRIx64 "\n", ops,
-         fin.size, fin.depth, fin.sum);
+  if (!ok) return EXIT_FAILURE;
+  printf("OK: %u ops, %zu keys, depth %d, checksum %016" PRIx64 "\n", ops, fin.size, fin.depth, fin.sum);
   return EXIT_SUCCESS;
 }

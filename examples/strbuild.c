@@ -47,8 +47,7 @@ static struct sb *sb_new(void) {
 
 static void sb_add(struct sb *b, const char *s, size_t n) {
   if (b->len + n + 1 > b->cap) {
-    while (b->len + n + 1 > b->cap)
-      b->cap *= 2;
+    while (b->len + n + 1 > b->cap) b->cap *= 2;
     b->buf = need(gc_realloc(b->buf, b->cap));
   }
   memcpy(b->buf + b->len, s, n);
@@ -82,13 +81,11 @@ static char *fmt(const char *format, ...) {
 
 /* A CSV field: quoted, with quotes doubled, if it needs to be. */
 static char *csv_field(const char *s) {
-  if (strpbrk(s, ",\"\n") == NULL)
-    return gc_strdup(s);
+  if (strpbrk(s, ",\"\n") == NULL) return gc_strdup(s);
   struct sb *b = sb_new();
   sb_addc(b, '"');
   for (; *s != '\0'; s++) {
-    if (*s == '"')
-      sb_addc(b, '"');
+    if (*s == '"') sb_addc(b, '"');
     sb_addc(b, *s);
   }
   sb_addc(b, '"');
@@ -100,8 +97,7 @@ static char *json_string(const char *s) {
   struct sb *b = sb_new();
   sb_addc(b, '"');
   for (; *s != '\0'; s++) {
-    if (*s == '"' || *s == '\\')
-      sb_addc(b, '\\');
+    if (*s == '"' || *s == '\\') sb_addc(b, '\\');
     sb_addc(b, *s);
   }
   sb_addc(b, '"');
@@ -111,15 +107,12 @@ static char *json_string(const char *s) {
 /* ---- The data and the check ---- */
 
 static const char *const names[] = {
-    "Ada Lovelace",  "Alan Turing",    "Grace Hopper",
-    "Hopper, Grace", "Edsger \"EWD\" Dijkstra",
-    "Ken Thompson",  "Barbara Liskov", "C:\\Users\\dmr",
-    "Niklaus Wirth",
+    "Ada Lovelace", "Alan Turing",    "Grace Hopper",   "Hopper, Grace", "Edsger \"EWD\" Dijkstra",
+    "Ken Thompson", "Barbara Liskov", "C:\\Users\\dmr", "Niklaus Wirth",
 };
 
 static uint64_t fnv1a(uint64_t h, const char *s, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    h = (h ^ (unsigned char)s[i]) * 1099511628211u;
+  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211u;
   return h;
 }
 #define FNV_START 14695981039346656037u
@@ -167,15 +160,12 @@ static char *build_json(struct text *t) {
 }
 
 /* Checks s against t, prints its first `lines` lines and a summary. */
-static int report(const char *what, const char *s, const struct text *t,
-                  int lines) {
+static int report(const char *what, const char *s, const struct text *t, int lines) {
   size_t len = strlen(s);
   uint64_t sum = fnv1a(FNV_START, s, len);
   size_t head = 0;
-  for (int i = 0; i < lines; i++)
-    head += strcspn(s + head, "\n") + 1;
-  printf("%s: %zu bytes, fnv1a %016" PRIx64 "\n%.*s", what, len, sum,
-         (int)head, s);
+  for (int i = 0; i < lines; i++) head += strcspn(s + head, "\n") + 1;
+  printf("%s: %zu bytes, fnv1a %016" PRIx64 "\n%.*s", what, len, sum, (int)head, s);
   if (len != t->len || sum != t->sum || gc_size(s) < len + 1) {
     fprintf(stderr, "strbuild: %s text does not match its pieces\n", what);
     return 0;
@@ -196,12 +186,10 @@ int main(void) {
 
   gc_stats_t s = {.size = sizeof s};
   gc_get_stats(&s);
-  fprintf(stderr,
-          "cgc: %zu collections, heap %zu bytes (peak %zu), live %zu bytes\n",
-          s.collections, s.heap_bytes, s.heap_bytes_peak, s.live_bytes);
+  fprintf(stderr, "cgc: %zu collections, heap %zu bytes (peak %zu), live %zu bytes\n", s.collections,
+          s.heap_bytes, s.heap_bytes_peak, s.live_bytes);
 
-  if (!ok)
-    return EXIT_FAILURE;
+  if (!ok) return EXIT_FAILURE;
   printf("OK\n");
   return EXIT_SUCCESS;
 }

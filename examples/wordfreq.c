@@ -37,7 +37,7 @@ struct table {
   struct entry **buckets; /* gc_malloc'd: zeroed and scanned */
   size_t nbuckets;        /* a power of two */
   size_t nentries;
-  size_t total;           /* words counted */
+  size_t total; /* words counted */
 };
 
 /* cgc reports failure the way malloc does: NULL with errno ENOMEM. */
@@ -51,8 +51,7 @@ static void *need(void *p) {
 
 static uint64_t hash(const char *s, size_t len) { /* FNV-1a */
   uint64_t h = 14695981039346656037u;
-  for (size_t i = 0; i < len; i++)
-    h = (h ^ (unsigned char)s[i]) * 1099511628211u;
+  for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211u;
   return h;
 }
 
@@ -97,8 +96,7 @@ static void count_word(struct table *t, const char *w, size_t len) {
   e->count = 1;
   e->next = *bucket;
   *bucket = e;
-  if (++t->nentries > t->nbuckets)
-    table_grow(t);
+  if (++t->nentries > t->nbuckets) table_grow(t);
 }
 
 static void count_stream(struct table *t, FILE *in) {
@@ -157,8 +155,7 @@ static void count_generated(struct table *t, size_t n, uint64_t seed) {
 static int by_count(const void *a, const void *b) {
   const struct entry *x = *(struct entry *const *)a;
   const struct entry *y = *(struct entry *const *)b;
-  if (x->count != y->count)
-    return x->count > y->count ? -1 : 1;
+  if (x->count != y->count) return x->count > y->count ? -1 : 1;
   return strcmp(x->word, y->word);
 }
 
@@ -181,8 +178,7 @@ int main(int argc, char **argv) {
   table_init(&t);
 
   if (argc == 4 && strcmp(argv[1], "--generate") == 0)
-    count_generated(&t, strtoul(argv[2], NULL, 10),
-                    strtoull(argv[3], NULL, 10));
+    count_generated(&t, strtoul(argv[2], NULL, 10), strtoull(argv[3], NULL, 10));
   else if (argc == 1)
     count_stream(&t, stdin);
   else {
@@ -201,18 +197,15 @@ int main(int argc, char **argv) {
   struct entry **all = need(gc_malloc(t.nentries * sizeof *all));
   size_t n = 0;
   for (size_t i = 0; i < t.nbuckets; i++)
-    for (struct entry *e = t.buckets[i]; e != NULL; e = e->next)
-      all[n++] = e;
+    for (struct entry *e = t.buckets[i]; e != NULL; e = e->next) all[n++] = e;
   qsort(all, n, sizeof *all, by_count);
 
   printf("%zu words, %zu distinct\n", t.total, t.nentries);
-  for (size_t i = 0; i < n && i < 10; i++)
-    printf("%8zu  %s\n", all[i]->count, all[i]->word);
+  for (size_t i = 0; i < n && i < 10; i++) printf("%8zu  %s\n", all[i]->count, all[i]->word);
 
   gc_stats_t s = {.size = sizeof s};
   gc_get_stats(&s);
-  fprintf(stderr,
-          "cgc: %zu collections, heap %zu bytes (peak %zu), live %zu bytes\n",
-          s.collections, s.heap_bytes, s.heap_bytes_peak, s.live_bytes);
+  fprintf(stderr, "cgc: %zu collections, heap %zu bytes (peak %zu), live %zu bytes\n", s.collections,
+          s.heap_bytes, s.heap_bytes_peak, s.live_bytes);
   return EXIT_SUCCESS;
 }

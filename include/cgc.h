@@ -74,16 +74,14 @@ CGC_API void *gc_malloc_atomic(size_t n) CGC_ATTR_MALLOC CGC_ATTR_ALLOC_SIZE(1);
 
 /* count * size bytes, zeroed and scanned.  An overflowing product gives
  * NULL with errno ENOMEM (or the OOM handler's result). */
-CGC_API void *gc_calloc(size_t count, size_t size) CGC_ATTR_MALLOC
-    CGC_ATTR_ALLOC_SIZE2(1, 2);
+CGC_API void *gc_calloc(size_t count, size_t size) CGC_ATTR_MALLOC CGC_ATTR_ALLOC_SIZE2(1, 2);
 
 /* Resize p to n bytes, keeping its kind (an atomic object stays atomic).
  * Content is preserved up to min(old, new); bytes past the old size of a
  * scanned object are zero.  p == NULL allocates (scanned kind); n == 0
  * frees p and returns NULL.  On failure NULL is returned and p is
  * untouched.  A p that cgc did not return is a fatal error. */
-CGC_API void *gc_realloc(void *p, size_t n) CGC_ATTR_NODISCARD
-    CGC_ATTR_ALLOC_SIZE(2);
+CGC_API void *gc_realloc(void *p, size_t n) CGC_ATTR_NODISCARD CGC_ATTR_ALLOC_SIZE(2);
 
 /* Atomic (unscanned) copies of a string. */
 CGC_API char *gc_strdup(const char *s) CGC_ATTR_MALLOC;

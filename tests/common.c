@@ -91,11 +91,13 @@ static T_NOINLINE void churn(size_t bytes, uint64_t seed, int small_only) {
       n = 500 * T_KiB + (size_t)((r >> 8) % (700 * T_KiB));
     int atomic = ((r >> 40) & 3) == 0;
     unsigned char *p = atomic ? gc_malloc_atomic(n) : gc_malloc(n);
-    if (p == NULL) cr_assert_fail("churn: %s(%zu) returned NULL", atomic ? "gc_malloc_atomic" : "gc_malloc", n);
+    if (p == NULL)
+      cr_assert_fail("churn: %s(%zu) returned NULL", atomic ? "gc_malloc_atomic" : "gc_malloc", n);
     if (!atomic) {
       size_t z = t_first_nonzero(p, n);
       if (z != n)
-        cr_assert_fail("churn: gc_malloc(%zu) = %p is not zeroed at offset %zu (0x%02x)", n, (void *)p, z, p[z]);
+        cr_assert_fail("churn: gc_malloc(%zu) = %p is not zeroed at offset %zu (0x%02x)", n, (void *)p, z,
+                       p[z]);
     }
     memset(p, 0xA5, n);
     done += n;
@@ -141,8 +143,8 @@ t_node *t_node_new(uint64_t id, size_t size) {
 void t_node_check(const t_node *n, uint64_t id) {
   if (n == NULL) cr_assert_fail("node %llu is missing", (unsigned long long)id);
   if (gc_base(n) != n)
-    cr_assert_fail("node %llu at %p is not a live object (gc_base = %p)", (unsigned long long)id, (const void *)n,
-                   gc_base(n));
+    cr_assert_fail("node %llu at %p is not a live object (gc_base = %p)", (unsigned long long)id,
+                   (const void *)n, gc_base(n));
   if (n->id != id)
     cr_assert_fail("node at %p: id %llu, expected %llu", (const void *)n, (unsigned long long)n->id,
                    (unsigned long long)id);
@@ -151,8 +153,8 @@ void t_node_check(const t_node *n, uint64_t id) {
                    gc_size(n));
   long bad = t_bad((const char *)n + sizeof *n, n->size - sizeof *n, id);
   if (bad >= 0)
-    cr_assert_fail("node %llu at %p (%zu bytes) corrupted at offset %zu", (unsigned long long)id, (const void *)n,
-                   n->size, (size_t)bad + sizeof *n);
+    cr_assert_fail("node %llu at %p (%zu bytes) corrupted at offset %zu", (unsigned long long)id,
+                   (const void *)n, n->size, (size_t)bad + sizeof *n);
 }
 
 T_NOINLINE t_node *t_list_new(size_t count, uint64_t idbase, size_t fixed_size) {

@@ -92,24 +92,24 @@ long t_bad(const void *p, size_t n, uint64_t id);
 size_t t_first_nonzero(const void *p, size_t n);
 
 /* Assert helpers that say what broke. */
-#define T_ASSERT_PATTERN(p, n, id)                                                         \
-  do {                                                                                     \
-    const void *t_p_ = (p);                                                                \
-    size_t t_n_ = (n);                                                                     \
-    uint64_t t_id_ = (id);                                                                 \
-    long t_b_ = t_bad(t_p_, t_n_, t_id_);                                                  \
-    if (t_b_ >= 0)                                                                         \
-      cr_assert_fail("object %p (id %llu, %zu bytes) corrupted at offset %ld", t_p_,       \
-                     (unsigned long long)t_id_, t_n_, t_b_);                               \
+#define T_ASSERT_PATTERN(p, n, id)                                                   \
+  do {                                                                               \
+    const void *t_p_ = (p);                                                          \
+    size_t t_n_ = (n);                                                               \
+    uint64_t t_id_ = (id);                                                           \
+    long t_b_ = t_bad(t_p_, t_n_, t_id_);                                            \
+    if (t_b_ >= 0)                                                                   \
+      cr_assert_fail("object %p (id %llu, %zu bytes) corrupted at offset %ld", t_p_, \
+                     (unsigned long long)t_id_, t_n_, t_b_);                         \
   } while (0)
-#define T_ASSERT_ZERO(p, n, what)                                                          \
-  do {                                                                                     \
-    const void *t_p_ = (p);                                                                \
-    size_t t_n_ = (n);                                                                     \
-    size_t t_z_ = t_first_nonzero(t_p_, t_n_);                                             \
-    if (t_z_ != t_n_)                                                                      \
-      cr_assert_fail("%s: %p (%zu bytes) not zero at offset %zu (byte 0x%02x)", (what),    \
-                     t_p_, t_n_, t_z_, ((const unsigned char *)t_p_)[t_z_]);               \
+#define T_ASSERT_ZERO(p, n, what)                                                                         \
+  do {                                                                                                    \
+    const void *t_p_ = (p);                                                                               \
+    size_t t_n_ = (n);                                                                                    \
+    size_t t_z_ = t_first_nonzero(t_p_, t_n_);                                                            \
+    if (t_z_ != t_n_)                                                                                     \
+      cr_assert_fail("%s: %p (%zu bytes) not zero at offset %zu (byte 0x%02x)", (what), t_p_, t_n_, t_z_, \
+                     ((const unsigned char *)t_p_)[t_z_]);                                                \
   } while (0)
 
 /* ---- cgc helpers --------------------------------------------------------- */

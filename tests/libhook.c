@@ -31,8 +31,7 @@ int pthread_setspecific(pthread_key_t key, const void *value) {
   if (atomic_load(&hook_armed) && !pthread_equal(pthread_self(), hook_armer) &&
       atomic_compare_exchange_strong(&hook_armed, &one, 0)) {
     sem_post(&hook_parked);
-    while (sem_wait(&hook_release) != 0) {
-    }
+    while (sem_wait(&hook_release) != 0) {}
   }
   return r;
 }

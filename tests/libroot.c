@@ -8,9 +8,9 @@
 
 #define LIBROOT_SLOTS 512
 
-void *libroot_bss_slots[LIBROOT_SLOTS];           /* .bss */
-void *libroot_data_slot = (void *)1;             /* .data */
-static void *libroot_hidden_slot;                 /* file-local .bss */
+void *libroot_bss_slots[LIBROOT_SLOTS]; /* .bss */
+void *libroot_data_slot = (void *)1;    /* .data */
+static void *libroot_hidden_slot;       /* file-local .bss */
 
 void libroot_set(void *p) { libroot_hidden_slot = p; }
 void *libroot_get(void) { return libroot_hidden_slot; }

@@ -76,8 +76,7 @@ static void *poller(void *arg) {
   struct timespec tmo = {20, 0};
   atomic_fetch_add(&ready, 1);
   int r;
-  while ((r = ppoll(&pf, 1, &tmo, &all)) < 0 && errno == EINTR) {
-  }
+  while ((r = ppoll(&pf, 1, &tmo, &all)) < 0 && errno == EINTR) {}
   atomic_store(&ppoll_got, r);
   return NULL;
 }
@@ -112,7 +111,8 @@ int main(void) {
     fprintf(stderr, "static-link: sigwait returned %d, not SIGUSR1\n", atomic_load(&sigwait_got)), fails++;
   if (write(wake_pipe[1], "x", 1) != 1) fails++;
   pthread_join(p, NULL);
-  if (atomic_load(&ppoll_got) != 1) fprintf(stderr, "static-link: ppoll returned %d\n", atomic_load(&ppoll_got)), fails++;
+  if (atomic_load(&ppoll_got) != 1)
+    fprintf(stderr, "static-link: ppoll returned %d\n", atomic_load(&ppoll_got)), fails++;
   gc_stats_t st = {.size = sizeof st};
   gc_get_stats(&st);
   printf("static-link: %s (%zu collections in %.2f s)\n", fails ? "FAILED" : "ok", st.collections, secs);

@@ -12,8 +12,8 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-static char g_buf[256];          /* .bss */
-static int g_data_int = 42;      /* .data */
+static char g_buf[256];     /* .bss */
+static int g_data_int = 42; /* .data */
 static const char g_rodata[] = "read-only data";
 
 /* ======================================================================
@@ -86,12 +86,11 @@ Test(init, lazy_first_call_control) {
  * gc_malloc
  * ====================================================================== */
 
-static const size_t k_sizes[] = {1,     7,     8,      15,     16,     17,     24,         31,
-                                 32,    48,    63,     64,     100,    127,    128,        200,
-                                 255,   256,   257,    300,    511,    512,    1000,       1024,
-                                 1025,  2000,  4096,   5000,   8192,   10000,  16384,      30000,
-                                 65535, 65536, 65537,  100000, 200000, 262144, 400000,     524288,
-                                 524289, 600000, 1048576, 2000000, 3000000, 4194304, 5000000};
+static const size_t k_sizes[] = {
+    1,      7,      8,      15,     16,     17,     24,      31,      32,      48,      63,     64,
+    100,    127,    128,    200,    255,    256,    257,     300,     511,     512,     1000,   1024,
+    1025,   2000,   4096,   5000,   8192,   10000,  16384,   30000,   65535,   65536,   65537,  100000,
+    200000, 262144, 400000, 524288, 524289, 600000, 1048576, 2000000, 3000000, 4194304, 5000000};
 #define N_SIZES (sizeof k_sizes / sizeof k_sizes[0])
 
 Test(malloc, fresh_memory_is_zeroed_and_sized) {
@@ -200,20 +199,21 @@ Test(malloc, fresh_page_is_touched_one_chunk_at_a_time) {
   t_fill(first, n, 1);
   for (size_t i = 1; i < nobjs; i++) {
     unsigned char *p = gc_malloc(n);
-    cr_assert_eq((uintptr_t)p, page + i * n, "object %zu of a fresh span is at %p, not in address order", i, (void *)p);
+    cr_assert_eq((uintptr_t)p, page + i * n, "object %zu of a fresh span is at %p, not in address order", i,
+                 (void *)p);
     T_ASSERT_ZERO(p, n, "object from an unlinked tail");
     t_fill(p, n, i + 1);
     keep[i] = p;
     size_t linked = (i / chunk + 1) * chunk; /* slots linked so far */
     if (linked > nobjs) linked = nobjs;
     r = resident_pages(page, CGC_PAGE_SIZE);
-    cr_assert_leq(r, (linked * n + os - 1) / os, "%zu objects handed out, %zu linked, yet %zu OS pages resident", i + 1,
-                  linked, r);
+    cr_assert_leq(r, (linked * n + os - 1) / os,
+                  "%zu objects handed out, %zu linked, yet %zu OS pages resident", i + 1, linked, r);
   }
   cr_assert_eq(sp->unbuilt, 0, "the whole span is handed out but a tail is left");
   unsigned char *next = gc_malloc(n);
-  cr_assert(next < (unsigned char *)page || next >= (unsigned char *)page + CGC_PAGE_SIZE, "a full span handed out %p again",
-            (void *)next);
+  cr_assert(next < (unsigned char *)page || next >= (unsigned char *)page + CGC_PAGE_SIZE,
+            "a full span handed out %p again", (void *)next);
   T_ASSERT_HEAP_VALID();
   for (int round = 0; round < 3; round++) t_collect();
   T_ASSERT_HEAP_VALID();
@@ -264,7 +264,8 @@ static size_t tail_record(int round, int who) {
       unsigned char *p = tail_obj[round][who][k][c];
       cr_assert_eq(gc__find_object((uintptr_t)p, &seg, &sp), (uintptr_t)p);
       if (sp == NULL || seg == NULL || sp->owner != gc__tl_ctx || sp->unbuilt == 0) continue;
-      *t = (tail_rec_t){seg, sp, sp->unbuilt, gc__span_base(seg, sp) + (uintptr_t)sp->nobjs * sp->obj_size, sp->owner};
+      *t = (tail_rec_t){seg, sp, sp->unbuilt, gc__span_base(seg, sp) + (uintptr_t)sp->nobjs * sp->obj_size,
+                        sp->owner};
       tails++;
     }
   return tails;
@@ -276,12 +277,14 @@ static void tail_expect(int who, bool held) {
     for (size_t c = 0; c < TAIL_CLASSES; c++) {
       const tail_rec_t *t = &tail_recs[who][k][c];
       if (t->sp == NULL) continue;
-      if (held) cr_assert_eq(t->sp->owner, t->owner, "a span with a tail changed hands while its owner lived");
-      else cr_assert_neq(t->sp->owner, t->owner, "a released span is still owned by the same thread");
+      if (held)
+        cr_assert_eq(t->sp->owner, t->owner, "a span with a tail changed hands while its owner lived");
+      else
+        cr_assert_neq(t->sp->owner, t->owner, "a released span is still owned by the same thread");
       for (uintptr_t a = t->from; a < t->end; a += t->sp->obj_size)
         cr_assert_eq(gc__alloc_test(t->seg, gc__granule_index(t->seg, a)), held,
-                     "slot %p of an unlinked tail (%s span) has alloc bit %d", (void *)a, held ? "owned" : "released",
-                     !held);
+                     "slot %p of an unlinked tail (%s span) has alloc bit %d", (void *)a,
+                     held ? "owned" : "released", !held);
     }
 }
 typedef struct {
@@ -303,7 +306,8 @@ static void *tail_leaver(void *arg) {
   int round = (int)(intptr_t)arg;
   tail_fill_set(round, 2);
   size_t tails = tail_record(round, 2);
-  if (round == 0) cr_assert_gt(tails, 0, "a thread that made one object per class on fresh pages left no unlinked tail");
+  if (round == 0)
+    cr_assert_gt(tails, 0, "a thread that made one object per class on fresh pages left no unlinked tail");
   return NULL;
 }
 static int cmp_uptr(const void *x, const void *y) {
@@ -325,8 +329,9 @@ static void tail_check(int rounds) {
   qsort(addr, m, sizeof addr[0], cmp_uptr);
   for (size_t i = 1; i < m; i++) {
     size_t size = gc_size((void *)addr[i - 1]);
-    cr_assert_leq(addr[i - 1] + size, addr[i], "objects %p (%zu bytes) and %p overlap: a slot handed out twice",
-                  (void *)addr[i - 1], size, (void *)addr[i]);
+    cr_assert_leq(addr[i - 1] + size, addr[i],
+                  "objects %p (%zu bytes) and %p overlap: a slot handed out twice", (void *)addr[i - 1], size,
+                  (void *)addr[i]);
   }
 }
 Test(malloc, unlinked_tails_released_by_collections_and_thread_exit, .timeout = 60.) {
@@ -442,7 +447,8 @@ Test(malloc, zero_size_gives_valid_unique_objects) {
   qsort(v, 2 * N, sizeof *v, cmp_ptr);
   for (size_t i = 1; i < 2 * N; i++) cr_assert_neq(v[i - 1], v[i], "gc_malloc(0) returned %p twice", v[i]);
   t_collect();
-  for (size_t i = 0; i < 2 * N; i++) cr_assert_eq(gc_base(keep[i]), keep[i], "a reachable 0-byte object was reclaimed");
+  for (size_t i = 0; i < 2 * N; i++)
+    cr_assert_eq(gc_base(keep[i]), keep[i], "a reachable 0-byte object was reclaimed");
   gc_free(keep[0]);
   cr_assert_null(gc_base(keep[0]));
   free(v);
@@ -632,7 +638,8 @@ Test(calloc, is_scanned) {
   t_collect();
   t_churn(4 * T_MiB, 3);
   t_collect();
-  cr_assert_eq(t_count_live_hidden(hidden, N), N, "an object referenced from a gc_calloc object was reclaimed");
+  cr_assert_eq(t_count_live_hidden(hidden, N), N,
+               "an object referenced from a gc_calloc object was reclaimed");
   free(hidden);
 }
 
@@ -801,8 +808,10 @@ Test(realloc, atomic_stays_atomic) {
   t_collect();
   t_collect();
   size_t live = t_count_live_hidden(hidden, N);
-  cr_assert_leq(live, N / 10, "%zu of %d objects referenced only from realloc'ed atomic objects survived: "
-                "gc_realloc made them scanned", live, N);
+  cr_assert_leq(live, N / 10,
+                "%zu of %d objects referenced only from realloc'ed atomic objects survived: "
+                "gc_realloc made them scanned",
+                live, N);
   free(hidden);
 }
 
@@ -828,8 +837,8 @@ Test(realloc, scanned_stays_scanned) {
 Test(realloc, failure_leaves_object_untouched) {
   unsigned char *p = gc_malloc(1000);
   t_fill(p, 1000, 9);
-  static const size_t bad[] = {SIZE_MAX, SIZE_MAX - 1, SIZE_MAX - 15, SIZE_MAX - 4095, SIZE_MAX - 65535,
-                               SIZE_MAX / 2, (size_t)1 << 50};
+  static const size_t bad[] = {SIZE_MAX,         SIZE_MAX - 1, SIZE_MAX - 15,  SIZE_MAX - 4095,
+                               SIZE_MAX - 65535, SIZE_MAX / 2, (size_t)1 << 50};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     errno = 0;
     void *q = gc_realloc(p, t_opaque(bad[i]));
@@ -960,7 +969,8 @@ Test(free, memory_is_reused_without_a_collection, .timeout = 60.) {
     size_t now = t_stats().heap_bytes;
     cr_assert_leq(now, base + 8 * T_MiB,
                   "%zu-byte objects: heap grew from %zu to %zu bytes over %d rounds of allocate-all/free-all "
-                  "with collection disabled: freed memory is not reused", sizes[k], base, now, ROUNDS);
+                  "with collection disabled: freed memory is not reused",
+                  sizes[k], base, now, ROUNDS);
   }
   gc_enable();
   cr_assert_eq(t_stats().collections, 0);
@@ -988,7 +998,8 @@ static void check_queries(unsigned char *p, size_t n) {
 }
 
 Test(queries, interior_pointers_small_large_huge) {
-  static const size_t sizes[] = {1, 16, 24, 100, 256, 1000, 4096, 60000, 524288, 524289,
+  static const size_t sizes[] = {1,       16,      24,          100,          256,
+                                 1000,    4096,    60000,       524288,       524289,
                                  1048576, 1048577, 3 * 1048576, 16 * 1048576, 16 * 1048576 + 12345};
   unsigned char *keep[sizeof sizes / sizeof sizes[0]];
   for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
@@ -1009,11 +1020,22 @@ Test(queries, foreign_addresses) {
   cr_assert(m && mm);
   void *gcobj = gc_malloc(64);
   cr_assert_not_null(gcobj);
-  const void *addrs[] = {&local,       g_buf,        g_buf + 100,         &g_data_int,
-                         g_rodata,     m,            m + 50,              mm,
-                         mm + 4 * T_MiB, (void *)&t_fill, (void *)1,        (void *)4096,
-                         (void *)(uintptr_t)0xFFFFFFFFFFFFFFF0u, (void *)((uintptr_t)1 << 47),
-                         (void *)(((uintptr_t)1 << 47) - 16), NULL};
+  const void *addrs[] = {&local,
+                         g_buf,
+                         g_buf + 100,
+                         &g_data_int,
+                         g_rodata,
+                         m,
+                         m + 50,
+                         mm,
+                         mm + 4 * T_MiB,
+                         (void *)&t_fill,
+                         (void *)1,
+                         (void *)4096,
+                         (void *)(uintptr_t)0xFFFFFFFFFFFFFFF0u,
+                         (void *)((uintptr_t)1 << 47),
+                         (void *)(((uintptr_t)1 << 47) - 16),
+                         NULL};
   for (size_t i = 0; i < sizeof addrs / sizeof addrs[0]; i++) {
     cr_assert_null(gc_base(addrs[i]), "gc_base(%p) of a non-cgc address", addrs[i]);
     cr_assert_eq(gc_size(addrs[i]), 0, "gc_size(%p) of a non-cgc address", addrs[i]);
@@ -1305,7 +1327,8 @@ Test(cap, garbage_is_collected_rather_than_failing, .timeout = 60.) {
     size_t n = sizes[t_rand(&rs) % 5];
     if (n == T_MiB && (i % 8)) n = 500;
     void *p = gc_malloc(n);
-    cr_assert_not_null(p, "gc_malloc(%zu) failed under a 32 MiB cap with a tiny live set (iteration %zu)", n, i);
+    cr_assert_not_null(p, "gc_malloc(%zu) failed under a 32 MiB cap with a tiny live set (iteration %zu)", n,
+                       i);
     if (n <= 1000) live[t_rand(&rs) % 256] = p;
   }
   gc_stats_t s = t_stats();
@@ -1349,9 +1372,9 @@ static void *oom_other(size_t n) {
 }
 
 Test(oom, impossible_sizes_are_enomem) {
-  static const size_t bad[] = {SIZE_MAX,      SIZE_MAX - 1,      SIZE_MAX - 8,   SIZE_MAX - 15,
-                               SIZE_MAX - 16, SIZE_MAX - 4095,   SIZE_MAX - 65535, SIZE_MAX - CGC_SEGMENT_SIZE,
-                               SIZE_MAX / 2,  (size_t)1 << 63,   (size_t)1 << 48, (size_t)1 << 47};
+  static const size_t bad[] = {SIZE_MAX,      SIZE_MAX - 1,    SIZE_MAX - 8,     SIZE_MAX - 15,
+                               SIZE_MAX - 16, SIZE_MAX - 4095, SIZE_MAX - 65535, SIZE_MAX - CGC_SEGMENT_SIZE,
+                               SIZE_MAX / 2,  (size_t)1 << 63, (size_t)1 << 48,  (size_t)1 << 47};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     errno = 0;
     void *p = gc_malloc(t_opaque(bad[i]));
@@ -1398,7 +1421,8 @@ Test(oom, handler_result_and_size) {
   cr_assert_not_null(gc_malloc(1000));
   cr_assert_eq(g_oom_calls, calls);
 
-  cr_assert_eq(gc_set_oom_handler(oom_other), oom_sentinel, "gc_set_oom_handler must return the previous handler");
+  cr_assert_eq(gc_set_oom_handler(oom_other), oom_sentinel,
+               "gc_set_oom_handler must return the previous handler");
   cr_assert_eq(gc_set_oom_handler(NULL), oom_other);
   errno = 0;
   cr_assert_null(gc_malloc(t_opaque(SIZE_MAX)), "NULL must restore the default handler");

@@ -33,8 +33,9 @@ Test(collect, churn_keeps_heap_bounded, .timeout = 60.) {
       live[j] = t_node_new(ids[j], t_node_size(ids[j]) % 4096 + sizeof(t_node));
     }
     gc_stats_t s = t_stats();
-    cr_assert_lt(s.heap_bytes, 64 * T_MiB, "heap grew to %zu bytes after %zu MiB of churn with a ~2 MiB live set",
-                 s.heap_bytes, total >> 20);
+    cr_assert_lt(s.heap_bytes, 64 * T_MiB,
+                 "heap grew to %zu bytes after %zu MiB of churn with a ~2 MiB live set", s.heap_bytes,
+                 total >> 20);
   }
   gc_stats_t s = t_stats();
   cr_assert_gt(s.collections, 10, "only %zu collections while allocating 1 GiB", s.collections);
@@ -63,7 +64,7 @@ Test(collect, unreachable_objects_are_reclaimed) {
   for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
     for (int atomic = 0; atomic < 2; atomic++) {
       size_t n = sizes[k] >= 30000 ? NHIDE / 10 : NHIDE; /* keep it cheap */
-      gc_disable(); /* no collection before we have looked */
+      gc_disable();                                      /* no collection before we have looked */
       make_garbage(hidden, n, sizes[k], atomic);
       cr_assert_eq(t_count_live_hidden(hidden, n), n);
       gc_enable();
@@ -113,8 +114,8 @@ Test(collect, pointer_in_atomic_object_does_not_keep_target) {
     t_collect();
     t_collect();
     size_t live = t_count_live_hidden(hidden, NHIDE);
-    cr_assert_leq(live, NHIDE / 10, "%zu of %d objects referenced only from %zu-byte atomic objects survived", live,
-                  NHIDE, pl);
+    cr_assert_leq(live, NHIDE / 10, "%zu of %d objects referenced only from %zu-byte atomic objects survived",
+                  live, NHIDE, pl);
     cr_assert_eq(t_count_live(holders, NHIDE), NHIDE, "reachable atomic objects were reclaimed");
   }
   free(hidden);
@@ -159,7 +160,8 @@ static T_NOINLINE void check_long_list(void) {
   /* spot-check that nodes are live objects */
   n = g_long_list;
   for (uint64_t i = 0; i < LONG_N; i++, n = n->next)
-    if (i % 9973 == 0 && gc_base(n) != n) cr_assert_fail("node %llu is not a live object", (unsigned long long)i);
+    if (i % 9973 == 0 && gc_base(n) != n)
+      cr_assert_fail("node %llu is not a live object", (unsigned long long)i);
 }
 
 Test(collect, ten_million_node_list, .timeout = 120.) {
@@ -299,7 +301,8 @@ static T_NOINLINE void check_graph(void) {
     gnode *g = g_graph_index[i];
     if (gc_base(g) != g) cr_assert_fail("graph node %zu was reclaimed", i);
     if (g->id != i || g->check != gcheck(i)) cr_assert_fail("graph node %zu corrupted", i);
-    if (g->e[0] != (2 * i + 1 < GNODES ? g_graph_index[2 * i + 1] : NULL)) cr_assert_fail("edge of %zu lost", i);
+    if (g->e[0] != (2 * i + 1 < GNODES ? g_graph_index[2 * i + 1] : NULL))
+      cr_assert_fail("edge of %zu lost", i);
   }
   for (size_t i = 0; i < WIDE; i++) {
     uint64_t *leaf = g_wide[i];
@@ -403,7 +406,7 @@ static T_NOINLINE void make_huge_held_by_interior(uintptr_t *hidden_root, void *
   t_fill(h, n, 4242);
   void **box = gc_malloc(4 * sizeof *box);
   cr_assert_not_null(box);
-  box[1] = h + 17 * T_MiB + 8;          /* traced: inside a scanned object */
+  box[1] = h + 17 * T_MiB + 8;                /* traced: inside a scanned object */
   *hidden_root = ~(uintptr_t)(h + 9 * T_MiB); /* becomes a root below */
   *holder = box;
 }
@@ -415,7 +418,8 @@ Test(collect, huge_object_held_only_by_interior_pointers_past_its_first_block, .
   make_huge_held_by_interior(&hidden, &b);
   box = b;
   for (int r = 0; r < 6; r++) {
-    unsigned char *volatile root = (r % 2 == 0) ? (unsigned char *)~hidden : NULL; /* half the time traced only */
+    unsigned char *volatile root =
+        (r % 2 == 0) ? (unsigned char *)~hidden : NULL; /* half the time traced only */
     t_churn_small(2 * T_MiB, 90 + (uint64_t)r);
     t_collect();
     unsigned char *h = (unsigned char *)box[1] - 17 * T_MiB - 8;
@@ -514,7 +518,8 @@ Test(collect, freed_object_contents_are_not_roots) {
   t_collect();
   cr_assert_null(gc_base(dangling));
   size_t live = t_count_live_hidden(hidden, NHIDE);
-  cr_assert_leq(live, NHIDE / 10, "%zu of %d objects referenced only from a freed object survived", live, NHIDE);
+  cr_assert_leq(live, NHIDE / 10, "%zu of %d objects referenced only from a freed object survived", live,
+                NHIDE);
   free(hidden);
 }
 

@@ -182,7 +182,8 @@ static void assert_names_pointer(const char *out, const void *p) {
   snprintf(hex, sizeof hex, "%lx", (unsigned long)(uintptr_t)p);
   char lower[4096];
   size_t i = 0;
-  for (; out[i] && i + 1 < sizeof lower; i++) lower[i] = (char)((out[i] >= 'A' && out[i] <= 'F') ? out[i] + 32 : out[i]);
+  for (; out[i] && i + 1 < sizeof lower; i++)
+    lower[i] = (char)((out[i] >= 'A' && out[i] <= 'F') ? out[i] + 32 : out[i]);
   lower[i] = 0;
   cr_assert_not_null(strstr(lower, hex), "the diagnostic does not name the pointer %p:\n%s", p, out);
 }
@@ -193,7 +194,8 @@ Test(death_diagnostic, names_the_pointer) {
   gc_init();
   void *m = malloc(64);
   run_child(child_free, m, out, sizeof out, &status);
-  cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "gc_free(foreign) did not abort (status %#x)", status);
+  cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "gc_free(foreign) did not abort (status %#x)",
+            status);
   assert_names_pointer(out, m);
 
   char *p = gc_malloc(100);

@@ -59,7 +59,9 @@ typedef struct world {
 /* Roots: volatile so that their stores are real (see test_collect.c). */
 static void *volatile g_root[NROOTS];
 
-static inline uint64_t w_rand(uint64_t seed, uint64_t a, uint64_t b) { return t_mix64(seed ^ t_mix64(a * 31 + b)); }
+static inline uint64_t w_rand(uint64_t seed, uint64_t a, uint64_t b) {
+  return t_mix64(seed ^ t_mix64(a * 31 + b));
+}
 
 /* Node sizes: mostly small, some medium, a few large (> 512 KiB). */
 static size_t graph_size(const world_t *w, size_t i, uint32_t nedges) {
@@ -72,7 +74,8 @@ static size_t graph_size(const world_t *w, size_t i, uint32_t nedges) {
 
 static size_t pattern_off(uint32_t nedges) { return sizeof(gnode) + nedges * sizeof(gnode *); }
 
-static T_NOINLINE gnode *node_new(uint64_t id, uint32_t nedges, uint32_t part, size_t size, size_t blob_size) {
+static T_NOINLINE gnode *node_new(uint64_t id, uint32_t nedges, uint32_t part, size_t size,
+                                  size_t blob_size) {
   gnode *g = gc_malloc(size);
   if (g == NULL) cr_assert_fail("gc_malloc(%zu) failed", size);
   g->id = id;
@@ -212,10 +215,10 @@ static const char *node_problem(const world_t *w, size_t i, uint32_t nedges, uin
   return NULL;
 }
 
-#define NODE_OK(w, i, ne, part)                                                                       \
-  do {                                                                                                \
-    const char *p_ = node_problem((w), (i), (ne), (part));                                            \
-    if (p_ != NULL) cr_assert_fail("node %zu (%p): %s", (size_t)(i), (void *)(w)->addr[i], p_);       \
+#define NODE_OK(w, i, ne, part)                                                                 \
+  do {                                                                                          \
+    const char *p_ = node_problem((w), (i), (ne), (part));                                      \
+    if (p_ != NULL) cr_assert_fail("node %zu (%p): %s", (size_t)(i), (void *)(w)->addr[i], p_); \
   } while (0)
 
 /* Verify every node of the world and every edge. */
@@ -267,7 +270,8 @@ static T_NOINLINE void world_drop_and_check_reclaimed(world_t *w) {
   t_collect();
   size_t live = t_count_live((void *const *)w->addr, w->n);
   cr_assert_leq(live, w->n / 100, "%zu of %zu dropped nodes survived two collections", live, w->n);
-  cr_assert_lt(t_stats().live_bytes, 16 * T_MiB, "%zu bytes live after dropping everything", t_stats().live_bytes);
+  cr_assert_lt(t_stats().live_bytes, 16 * T_MiB, "%zu bytes live after dropping everything",
+               t_stats().live_bytes);
   free(w->addr);
   free(w->edge);
   free(w->interior);
@@ -291,8 +295,9 @@ static void graph_scenario(const char *markers, bool force, int rounds) {
   if (m == 1) {
     cr_assert_eq(gc__stats.parallel_marks, 0, "CGC_MARKERS=1 marked in parallel");
   } else if (force) {
-    cr_assert_eq(gc__stats.parallel_marks, gc__stats.collections, "%llu of %llu collections marked in parallel",
-                 (unsigned long long)gc__stats.parallel_marks, (unsigned long long)gc__stats.collections);
+    cr_assert_eq(gc__stats.parallel_marks, gc__stats.collections,
+                 "%llu of %llu collections marked in parallel", (unsigned long long)gc__stats.parallel_marks,
+                 (unsigned long long)gc__stats.collections);
     cr_assert_eq(gc__stats.markers_last, m);
   }
   world_drop_and_check_reclaimed(&w);
@@ -377,9 +382,10 @@ Test(mark, rewired_graph_4_markers, .timeout = 120.) {
     dropped_live += kept;
     cr_assert_gt(nreach, 1000, "the rewiring disconnected nearly everything (round %d)", round);
   }
-  cr_assert_gt(dropped, 10000, "only %zu nodes became unreachable: the test did not exercise reclamation", dropped);
-  cr_assert_leq(dropped_live, dropped / 50, "%zu of %zu unreachable nodes survived the next collection", dropped_live,
-                dropped);
+  cr_assert_gt(dropped, 10000, "only %zu nodes became unreachable: the test did not exercise reclamation",
+               dropped);
+  cr_assert_leq(dropped_live, dropped / 50, "%zu of %zu unreachable nodes survived the next collection",
+                dropped_live, dropped);
   cr_assert_eq(gc__stats.parallel_marks, gc__stats.collections);
   T_ASSERT_HEAP_VALID();
   free(reach);
@@ -559,8 +565,9 @@ Test(mark, helpers_are_lazy_blocked_and_not_mutators, .timeout = 60.) {
   uint64_t must = sigbit(SIGINT) | sigbit(SIGTERM) | sigbit(SIGUSR1) | sigbit(SIGUSR2) | sigbit(SIGPWR) |
                   sigbit(SIGXCPU) | sigbit(SIGCHLD) | sigbit(SIGALRM) | sigbit(SIGRTMIN + 5);
   for (size_t i = 0; i < n; i++)
-    cr_assert_eq(sig_blocked(tids[i]) & must, must, "helper %d does not block every signal (SigBlk %#" PRIx64 ")",
-                 (int)tids[i], sig_blocked(tids[i]));
+    cr_assert_eq(sig_blocked(tids[i]) & must, must,
+                 "helper %d does not block every signal (SigBlk %#" PRIx64 ")", (int)tids[i],
+                 sig_blocked(tids[i]));
   size_t mutators = 0;
   for (gc_tctx_t *t = gc__registry.threads; t != NULL; t = t->next) mutators++;
   cr_assert_eq(mutators, mutators_before, "%zu registered threads, %zu before: helpers must not be mutators",
@@ -724,13 +731,14 @@ Test(mark_policy, measures_both_modes_then_keeps_the_faster_and_probes_the_other
   const double par_faster[2] = {1.0, 2.0};
   unsigned n = 4 * CGC_PROBE_EVERY;
   unsigned par = run_policy(&p, n, par_faster);
-  cr_assert_eq(par, n - n / CGC_PROBE_EVERY, "one serial probe in %d: %u of %u parallel", CGC_PROBE_EVERY, par, n);
+  cr_assert_eq(par, n - n / CGC_PROBE_EVERY, "one serial probe in %d: %u of %u parallel", CGC_PROBE_EVERY,
+               par, n);
   const double serial_faster[2] = {3.0, 2.0};
   par = run_policy(&p, n, serial_faster);
   /* the next probe of serial finds it faster: at most CGC_PROBE_EVERY
    * collections until then, one probe of parallel in CGC_PROBE_EVERY after */
-  cr_assert_leq(par, CGC_PROBE_EVERY + n / CGC_PROBE_EVERY, "serial has become faster: %u of %u still parallel", par,
-                n);
+  cr_assert_leq(par, CGC_PROBE_EVERY + n / CGC_PROBE_EVERY,
+                "serial has become faster: %u of %u still parallel", par, n);
   cr_assert_geq(par, n / CGC_PROBE_EVERY - 1, "parallel is still probed: %u of %u", par, n);
 }
 

@@ -94,8 +94,8 @@ __attribute__((constructor)) static void child_main(void) {
 static size_t growth_collections(const char *growth) {
   const char *env[] = {growth, "CGC_INITIAL_HEAP_SIZE=1M", NULL};
   t_child_t *res = t_run_child("growth", env);
-  cr_assert(WIFEXITED(res->status) && WEXITSTATUS(res->status) == 0, "growth child (%s) failed: status %#x\n%s",
-            growth, res->status, res->err);
+  cr_assert(WIFEXITED(res->status) && WEXITSTATUS(res->status) == 0,
+            "growth child (%s) failed: status %#x\n%s", growth, res->status, res->err);
   size_t c = 0, live = 0;
   cr_assert_eq(sscanf(res->out, "collections=%zu live=%zu", &c, &live), 2, "bad child output: %s", res->out);
   cr_assert_geq(live, 32 * T_MiB, "%s: live_bytes %zu after a collection with 32 MiB live", growth, live);
@@ -107,14 +107,16 @@ Test(options, heap_growth_sets_collection_frequency, .timeout = 60.) {
   /* 32 MiB live, 256 MiB allocated: about 8 collections at 100%, 32 at 25% */
   size_t c100 = growth_collections("CGC_HEAP_GROWTH=100");
   size_t c25 = growth_collections("CGC_HEAP_GROWTH=25");
-  cr_assert(c100 >= 4 && c100 <= 16, "CGC_HEAP_GROWTH=100: %zu collections for 256 MiB allocated with 32 MiB live "
-            "(expected about 8)", c100);
-  cr_assert(c25 >= 16 && c25 <= 64, "CGC_HEAP_GROWTH=25: %zu collections (expected about 32; 100%% gave %zu)", c25,
+  cr_assert(c100 >= 4 && c100 <= 16,
+            "CGC_HEAP_GROWTH=100: %zu collections for 256 MiB allocated with 32 MiB live "
+            "(expected about 8)",
             c100);
+  cr_assert(c25 >= 16 && c25 <= 64, "CGC_HEAP_GROWTH=25: %zu collections (expected about 32; 100%% gave %zu)",
+            c25, c100);
   /* the default is 50%: between the two */
   size_t cdef = growth_collections("CGC_UNRELATED=1");
-  cr_assert(cdef > c100 && cdef < c25, "default growth gave %zu collections, 100%% gave %zu, 25%% %zu", cdef, c100,
-            c25);
+  cr_assert(cdef > c100 && cdef < c25, "default growth gave %zu collections, 100%% gave %zu, 25%% %zu", cdef,
+            c100, c25);
 }
 
 Test(options, silent_by_default) {
@@ -144,8 +146,8 @@ Test(options, verbose_prints) {
 Test(options, verify_passes_on_a_healthy_heap) {
   const char *env[] = {"CGC_VERIFY=1", NULL};
   t_child_t *res = t_run_child("work", env);
-  cr_assert(WIFEXITED(res->status) && WEXITSTATUS(res->status) == 0, "CGC_VERIFY=1: status %#x\n%s", res->status,
-            res->err);
+  cr_assert(WIFEXITED(res->status) && WEXITSTATUS(res->status) == 0, "CGC_VERIFY=1: status %#x\n%s",
+            res->status, res->err);
   free(res);
 }
 
@@ -154,8 +156,10 @@ Test(options, malformed_values_are_reported_and_ignored) {
   t_child_t *res = t_run_child("hold64m", env);
   cr_assert(WIFEXITED(res->status) && WEXITSTATUS(res->status) == 0,
             "a malformed CGC_MAX_HEAP_SIZE was not ignored: status %#x\n%s", res->status, res->err);
-  cr_assert_not_null(strstr(res->err, "CGC_MAX_HEAP_SIZE"), "malformed CGC_MAX_HEAP_SIZE not reported:\n%s", res->err);
-  cr_assert_not_null(strstr(res->err, "CGC_HEAP_GROWTH"), "malformed CGC_HEAP_GROWTH not reported:\n%s", res->err);
+  cr_assert_not_null(strstr(res->err, "CGC_MAX_HEAP_SIZE"), "malformed CGC_MAX_HEAP_SIZE not reported:\n%s",
+                     res->err);
+  cr_assert_not_null(strstr(res->err, "CGC_HEAP_GROWTH"), "malformed CGC_HEAP_GROWTH not reported:\n%s",
+                     res->err);
   free(res);
 }
 
@@ -180,7 +184,8 @@ Test(options, decommit_delay_long) {
   fill_and_drop_large();
   for (int i = 0; i < 5; i++) t_collect();
   gc_stats_t s = t_stats();
-  cr_assert_eq(s.returned_bytes, 0, "CGC_DECOMMIT_DELAY=1000 but %zu bytes went back to the OS after 5 collections",
+  cr_assert_eq(s.returned_bytes, 0,
+               "CGC_DECOMMIT_DELAY=1000 but %zu bytes went back to the OS after 5 collections",
                s.returned_bytes);
   T_ASSERT_HEAP_VALID();
 }
@@ -191,8 +196,8 @@ Test(options, decommit_delay_zero) {
   t_collect();
   t_collect();
   gc_stats_t s = t_stats();
-  cr_assert_gt(s.returned_bytes, 8 * T_MiB, "CGC_DECOMMIT_DELAY=0: only %zu bytes returned after dropping ~48 MiB",
-               s.returned_bytes);
+  cr_assert_gt(s.returned_bytes, 8 * T_MiB,
+               "CGC_DECOMMIT_DELAY=0: only %zu bytes returned after dropping ~48 MiB", s.returned_bytes);
   /* decommitted memory is reusable and zero */
   for (int i = 0; i < 64; i++) {
     unsigned char *p = gc_malloc(600000);
@@ -209,7 +214,8 @@ Test(options, decommit_default_delay) {
   size_t early = t_stats().returned_bytes;
   for (int i = 0; i < 4; i++) t_collect();
   gc_stats_t s = t_stats();
-  cr_assert_gt(s.returned_bytes, 8 * T_MiB, "default decommit delay: only %zu bytes returned", s.returned_bytes);
+  cr_assert_gt(s.returned_bytes, 8 * T_MiB, "default decommit delay: only %zu bytes returned",
+               s.returned_bytes);
   cr_assert_leq(early, s.returned_bytes);
 }
 

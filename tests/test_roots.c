@@ -68,19 +68,17 @@ static T_NOINLINE void register_loop(void) {
     gc_collect();
     if (it % 4 == 0) t_churn_small(512 * T_KiB, (uint64_t)it);
     uint64_t sum = 0, want = 0;
-#define CHECK(k)                                                              \
+#define CHECK(k)                                                             \
   cr_assert_eq(gc_base(p##k), p##k, "register-held object %d reclaimed", k); \
-  want += p##k->id;                                                           \
+  want += p##k->id;                                                          \
   sum += checksum_node(p##k);
     REG_VARS(CHECK)
 #undef CHECK
     cr_assert_eq(sum, want);
     /* replace one of them, so each gets fresh objects over the run */
     switch (it % 14) {
-#define REPLACE(k)                              \
-  case k:                                       \
-    p##k = t_node_new(next_id++, 48 + it * 16); \
-    break;
+#define REPLACE(k) \
+  case k: p##k = t_node_new(next_id++, 48 + it * 16); break;
       REG_VARS(REPLACE)
 #undef REPLACE
     }
@@ -120,10 +118,10 @@ Test(roots_registers, callee_saved_registers) {
  * ====================================================================== */
 
 /* volatile: the stores must happen (see test_collect.c) */
-static t_node *volatile g_bss_head;          /* .bss */
+static t_node *volatile g_bss_head;                /* .bss */
 static t_node *volatile g_data_head = (t_node *)1; /* .data (non-zero initialiser) */
-static t_node *volatile g_bss_array[500]; /* .bss */
-t_node *volatile g_exported_head; /* external linkage */
+static t_node *volatile g_bss_array[500];          /* .bss */
+t_node *volatile g_exported_head;                  /* external linkage */
 
 static T_NOINLINE void build_globals(void) {
   g_bss_head = t_list_new(5000, 10000, 0);
@@ -280,8 +278,12 @@ Test(roots_static, enumeration_includes_data_excludes_cgc_state) {
   gc__static_roots_for_each(probe_range, &pr);
   cr_assert_gt(pr.nranges, 0);
   cr_assert_eq(pr.bad_range, 0, "an empty or inverted range was reported");
-  static const char *what[] = {"executable .bss", "executable .data", "executable .bss array end",
-                               "executable exported global", "plugin .bss start", "plugin .bss end",
+  static const char *what[] = {"executable .bss",
+                               "executable .data",
+                               "executable .bss array end",
+                               "executable exported global",
+                               "plugin .bss start",
+                               "plugin .bss end",
                                "plugin .data"};
   for (size_t i = 0; i < pr.naddr; i++)
     cr_assert_gt(pr.found[i], 0, "%s (%p) is not in any static root range", what[i], (void *)pr.addr[i]);

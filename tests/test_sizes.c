@@ -25,17 +25,19 @@ Test(sizes, class_table_is_consistent) {
     cr_assert_eq(ci->size % CGC_GRANULE_SIZE, 0, "class %u size %zu is not whole granules", c, ci->size);
     cr_assert(ci->pages >= 1 && ci->pages <= CGC_MAX_SPAN_PAGES, "class %u: %u pages", c, ci->pages);
     size_t span = (size_t)ci->pages * CGC_PAGE_SIZE;
-    cr_assert_eq(ci->nobjs, span / ci->size, "class %u: nobjs %u, span %zu, size %zu", c, ci->nobjs, span, ci->size);
+    cr_assert_eq(ci->nobjs, span / ci->size, "class %u: nobjs %u, span %zu, size %zu", c, ci->nobjs, span,
+                 ci->size);
     cr_assert_geq(ci->nobjs, 1);
     size_t tail = span - (size_t)ci->nobjs * ci->size;
-    cr_assert_leq(tail * 16, span, "class %u (%zu B): tail waste %zu of a %zu-byte span is over 1/16", c, ci->size,
-                 tail, span);
+    cr_assert_leq(tail * 16, span, "class %u (%zu B): tail waste %zu of a %zu-byte span is over 1/16", c,
+                  ci->size, tail, span);
     cr_assert_eq(ci->divmagic, gc__divmagic(ci->size), "class %u divmagic", c);
     cr_assert_eq(gc__size_to_class(ci->size), c, "a request of exactly class %u's size maps elsewhere", c);
     prev = ci->size;
   }
   cr_assert_eq(gc__classes[0].size, 16);
-  cr_assert_eq(gc__classes[CGC_NCLASSES - 1].size, CGC_SMALL_MAX, "the largest class is not %zu", CGC_SMALL_MAX);
+  cr_assert_eq(gc__classes[CGC_NCLASSES - 1].size, CGC_SMALL_MAX, "the largest class is not %zu",
+               CGC_SMALL_MAX);
 }
 
 Test(sizes, divmagic_is_exact_for_every_granule) {
@@ -66,7 +68,8 @@ Test(sizes, every_request_up_to_600000) {
                      gc__classes[c - 1].size);
     if (n < 256 && sz - n >= CGC_GRANULE_SIZE) cr_assert_fail("request %zu wastes %zu bytes", n, sz - n);
     if (n >= 256 && (sz - n) * 8 > n)
-      cr_assert_fail("request %zu gets %zu bytes: waste %.2f%% > 12.5%%", n, sz, 100.0 * (double)(sz - n) / (double)n);
+      cr_assert_fail("request %zu gets %zu bytes: waste %.2f%% > 12.5%%", n, sz,
+                     100.0 * (double)(sz - n) / (double)n);
   }
   /* beyond the classes: large objects, sampled (and every page boundary) */
   for (size_t n = CGC_SMALL_MAX + 1; n <= 600000; n += (n % 3 == 0) ? 1021 : 2039) {
@@ -92,8 +95,8 @@ Test(sizes, allocation_agrees_with_class_table) {
     void *p = atomic ? gc_malloc_atomic(n) : gc_malloc(n);
     cr_assert_not_null(p);
     size_t want = gc__classes[gc__size_to_class(n)].size;
-    cr_assert_eq(gc_size(p), want, "gc_size(gc_malloc%s(%zu)) = %zu, class size %zu", atomic ? "_atomic" : "", n,
-                 gc_size(p), want);
+    cr_assert_eq(gc_size(p), want, "gc_size(gc_malloc%s(%zu)) = %zu, class size %zu", atomic ? "_atomic" : "",
+                 n, gc_size(p), want);
     cr_assert_eq((uintptr_t)p % CGC_GRANULE_SIZE, 0);
     gc_free(p);
   }
@@ -105,10 +108,19 @@ Test(sizes, allocation_agrees_with_class_table) {
 }
 
 Test(sizes, large_and_huge_usable_sizes) {
-  static const size_t sizes[] = {CGC_SMALL_MAX + 1, 600000, T_MiB - 1, T_MiB, T_MiB + 1,
-                                 3 * T_MiB, (size_t)CGC_DATA_PAGES * CGC_PAGE_SIZE - 1,
-                                 (size_t)CGC_DATA_PAGES * CGC_PAGE_SIZE, (size_t)CGC_DATA_PAGES * CGC_PAGE_SIZE + 1,
-                                 4 * T_MiB, 16 * T_MiB, 16 * T_MiB + 1, 40 * T_MiB + 12345};
+  static const size_t sizes[] = {CGC_SMALL_MAX + 1,
+                                 600000,
+                                 T_MiB - 1,
+                                 T_MiB,
+                                 T_MiB + 1,
+                                 3 * T_MiB,
+                                 (size_t)CGC_DATA_PAGES * CGC_PAGE_SIZE - 1,
+                                 (size_t)CGC_DATA_PAGES * CGC_PAGE_SIZE,
+                                 (size_t)CGC_DATA_PAGES * CGC_PAGE_SIZE + 1,
+                                 4 * T_MiB,
+                                 16 * T_MiB,
+                                 16 * T_MiB + 1,
+                                 40 * T_MiB + 12345};
   for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
     size_t n = sizes[i];
     unsigned char *p = gc_malloc(n);

@@ -47,7 +47,7 @@ typedef struct mnode {
 
 /* volatile: stores to these roots must really happen (see test_collect.c) */
 static snode *volatile g_roots[NROOTS]; /* scanned: the real roots */
-static snode **volatile g_stage; /* scanned: holds new subgraphs while they are built */
+static snode **volatile g_stage;        /* scanned: holds new subgraphs while they are built */
 
 typedef struct model {
   mnode *m;
@@ -106,7 +106,8 @@ static void new_payload(model_t *md, mnode *mn) {
 }
 
 /* Phase 1: allocate subgraphs into g_stage; returns how many nodes. */
-static size_t phase_alloc(model_t *md, int64_t *stage_ids, size_t stage_cap, size_t *sub_start, size_t *nsub_out) {
+static size_t phase_alloc(model_t *md, int64_t *stage_ids, size_t stage_cap, size_t *sub_start,
+                          size_t *nsub_out) {
   size_t nsub = t_range(&md->rs, 2, 6), total = 0;
   g_stage = gc_malloc(stage_cap * sizeof *g_stage);
   cr_assert_not_null(g_stage);
@@ -200,7 +201,8 @@ static void set_edge(model_t *md, int64_t from, uint32_t e, int64_t to) {
 }
 
 /* Phase 2: attach, rewire, drop.  No allocation here. */
-static void phase_link(model_t *md, const int64_t *stage_ids, size_t nstage, const size_t *sub_start, size_t nsub) {
+static void phase_link(model_t *md, const int64_t *stage_ids, size_t nstage, const size_t *sub_start,
+                       size_t nsub) {
   for (size_t s = 0; s < nsub; s++) {
     int64_t head = stage_ids[sub_start[s]];
     uint64_t r = t_rand(&md->rs) % 10;
@@ -242,14 +244,18 @@ static void check_node(model_t *md, int64_t id) {
   mnode *mn = &md->m[id];
   snode *p = mn->p;
   if (gc_base(p) != p)
-    cr_assert_fail("reachable node %lld at %p was reclaimed (gc_base = %p)", (long long)id, (void *)p, gc_base(p));
-  if (gc_size(p) < mn->size) cr_assert_fail("node %lld: gc_size %zu < %zu", (long long)id, gc_size(p), mn->size);
+    cr_assert_fail("reachable node %lld at %p was reclaimed (gc_base = %p)", (long long)id, (void *)p,
+                   gc_base(p));
+  if (gc_size(p) < mn->size)
+    cr_assert_fail("node %lld: gc_size %zu < %zu", (long long)id, gc_size(p), mn->size);
   if (p->id != (uint64_t)id || p->nedges != mn->nedges || p->size != mn->size)
-    cr_assert_fail("node %lld at %p: header corrupted (id %llu, nedges %u, size %zu)", (long long)id, (void *)p,
-                   (unsigned long long)p->id, p->nedges, p->size);
+    cr_assert_fail("node %lld at %p: header corrupted (id %llu, nedges %u, size %zu)", (long long)id,
+                   (void *)p, (unsigned long long)p->id, p->nedges, p->size);
   for (uint32_t e = 0; e < mn->nedges; e++) {
     snode *want = mn->edges[e] >= 0 ? md->m[mn->edges[e]].p : NULL;
-    if (p->e[e] != want) cr_assert_fail("node %lld: edge %u is %p, expected %p", (long long)id, e, (void *)p->e[e], (void *)want);
+    if (p->e[e] != want)
+      cr_assert_fail("node %lld: edge %u is %p, expected %p", (long long)id, e, (void *)p->e[e],
+                     (void *)want);
   }
   size_t h = node_header(mn->nedges);
   long bad = t_bad((char *)p + h, mn->size - h, (uint64_t)id);
@@ -263,7 +269,8 @@ static void check_node(model_t *md, int64_t id) {
     if (gc_base(mn->payload) != mn->payload)
       cr_assert_fail("payload of node %lld (%s, %zu bytes) at %p was reclaimed", (long long)id,
                      mn->payload_atomic ? "atomic" : "scanned", mn->payload_size, mn->payload);
-    if (gc_size(mn->payload) < mn->payload_size) cr_assert_fail("payload of node %lld: gc_size too small", (long long)id);
+    if (gc_size(mn->payload) < mn->payload_size)
+      cr_assert_fail("payload of node %lld: gc_size too small", (long long)id);
     bad = t_bad(mn->payload, mn->payload_size, mn->payload_id);
     if (bad >= 0)
       cr_assert_fail("payload of node %lld (%s, %zu bytes) corrupted at offset %ld", (long long)id,
@@ -335,10 +342,11 @@ static void stress(unsigned rounds, uint64_t seed) {
     if (md.reach_n > max_reach_nodes) max_reach_nodes = md.reach_n;
     if (collect_now) {
       cr_assert_geq(s.live_bytes, md.reach_bytes,
-                    "round %u: live_bytes %zu < %zu bytes the program can reach", round, s.live_bytes, md.reach_bytes);
-      cr_assert_leq(s.live_bytes, 3 * md.reach_bytes + 64 * T_MiB,
-                    "round %u: live_bytes %zu for %zu reachable bytes: garbage is not reclaimed", round, s.live_bytes,
+                    "round %u: live_bytes %zu < %zu bytes the program can reach", round, s.live_bytes,
                     md.reach_bytes);
+      cr_assert_leq(s.live_bytes, 3 * md.reach_bytes + 64 * T_MiB,
+                    "round %u: live_bytes %zu for %zu reachable bytes: garbage is not reclaimed", round,
+                    s.live_bytes, md.reach_bytes);
     }
   }
   gc_stats_t s1 = t_stats();

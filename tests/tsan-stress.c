@@ -102,8 +102,10 @@ static void *detached_main(void *arg) {
   uintptr_t k = (uintptr_t)arg;
   node *t = make(5, 1);
   char *buf = gc_malloc_atomic(64 + k);
-  if (buf == NULL) fail("out of memory", 0);
-  else memset(buf, (int)k, 64 + k);
+  if (buf == NULL)
+    fail("out of memory", 0);
+  else
+    memset(buf, (int)k, 64 + k);
   if (check(t, 1) != 63) fail("detached tree", 1);
   polling_lock(&done_lock);
   detached_done++;
@@ -117,7 +119,8 @@ static void spawn_detached(unsigned batch) {
   pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
   for (uintptr_t k = 0; k < DETACHED; k++) {
     pthread_t th;
-    if (pthread_create(&th, &a, detached_main, (void *)(batch * DETACHED + k)) != 0) fail("pthread_create", k);
+    if (pthread_create(&th, &a, detached_main, (void *)(batch * DETACHED + k)) != 0)
+      fail("pthread_create", k);
   }
   pthread_attr_destroy(&a);
 }
@@ -127,8 +130,10 @@ static void *worker(void *arg) {
   uint64_t rs = me * 7919 + 1;
   size_t cap = 16;
   unsigned char *grow = gc_malloc_atomic(cap);
-  if (grow == NULL) fail("out of memory", 0);
-  else for (size_t i = 0; i < cap; i++) grow[i] = (unsigned char)(i * 7 + me);
+  if (grow == NULL)
+    fail("out of memory", 0);
+  else
+    for (size_t i = 0; i < cap; i++) grow[i] = (unsigned char)(i * 7 + me);
   for (int round = 0; round < ROUNDS && grow != NULL; round++) {
     node *mine = make(DEPTH, 1);
     unsigned s = (unsigned)(next(&rs) % SLOTS);
@@ -139,7 +144,8 @@ static void *worker(void *arg) {
     pthread_mutex_unlock(&table_lock);
     if (got != NULL) {
       if (check(got, 1) != (2 << SWAP_DEPTH) - 1) fail("swapped tree", 1);
-      if (gc_size(got) < sizeof *got || gc_base(&got->pat[1]) != got) fail("gc_size/gc_base of a shared node", got->id);
+      if (gc_size(got) < sizeof *got || gc_base(&got->pat[1]) != got)
+        fail("gc_size/gc_base of a shared node", got->id);
       if (round % 3 == 0) { /* made by another thread, now ours alone */
         node *l = got->l;
         got->l = NULL;
@@ -168,16 +174,16 @@ static void *worker(void *arg) {
   return NULL;
 }
 
-static void *exit_at_once(void *arg) {
-  pthread_exit(arg);
-}
+static void *exit_at_once(void *arg) { pthread_exit(arg); }
 
 /* Why: loads libgcc_s for pthread_exit while no collection can happen
  * (see the header); once loaded, glibc keeps it and never dlopens again. */
 static void warm_unwinder(void) {
   pthread_t th;
-  if (pthread_create(&th, NULL, exit_at_once, NULL) != 0) fail("pthread_create", 0);
-  else pthread_join(th, NULL);
+  if (pthread_create(&th, NULL, exit_at_once, NULL) != 0)
+    fail("pthread_create", 0);
+  else
+    pthread_join(th, NULL);
 }
 
 int main(void) {
@@ -201,7 +207,7 @@ int main(void) {
     if (table[i] != NULL) n += check(table[i], 1);
   gc_stats_t st = {.size = sizeof st};
   gc_get_stats(&st);
-  printf("tsan-stress: %s: %ld table nodes checked, %u detached threads, %zu collections\n", failed ? "FAILED" : "ok", n,
-         detached_done, st.collections);
+  printf("tsan-stress: %s: %ld table nodes checked, %u detached threads, %zu collections\n",
+         failed ? "FAILED" : "ok", n, detached_done, st.collections);
   return failed;
 }

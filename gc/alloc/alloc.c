@@ -69,7 +69,7 @@ static void count_allocated(size_t bytes) {
 static void *refill(gc_tctx_t *t, unsigned kind, unsigned cls) {
   gc_span_t *old = t->span[kind][cls];
   CGC_ASSERT(old == NULL || old->unbuilt == 0); /* the caller extends a tail without the lock */
-  if (old != NULL && old->rest != NULL) { /* the next batch of the owned span */
+  if (old != NULL && old->rest != NULL) {       /* the next batch of the owned span */
     size_t bytes;
     void *list = gc__span_next_batch(old, &bytes);
     count_allocated(bytes);
@@ -229,4 +229,3 @@ static char *copy_string(const char *s, size_t len) {
 char *gc_strndup(const char *s, size_t n) { return copy_string(s, strnlen(s, n)); }
 
 char *gc_strdup(const char *s) { return copy_string(s, strlen(s)); }
-

@@ -23,8 +23,8 @@ static uintptr_t checked_object(const void *p, const char *who, gc_segment_t **s
   uintptr_t obj = gc__find_object(a, segp, spp);
   if (CGC_LIKELY(obj == a)) return obj;
   if (obj != 0)
-    gc__fatal("%s(%p): pointer into the middle of the cgc object at %p; pass the start of the object",
-              who, p, (void *)obj);
+    gc__fatal("%s(%p): pointer into the middle of the cgc object at %p; pass the start of the object", who, p,
+              (void *)obj);
   if (gc__radix_lookup(a) != NULL)
     gc__fatal("%s(%p): not a live cgc object (already freed, or never returned by cgc)", who, p);
   gc__fatal("%s(%p): not a pointer returned by cgc (outside the cgc heap)", who, p);

@@ -49,8 +49,8 @@ enum { ZERO_NONE, ZERO_DEAD, ZERO_ALL };
  * with a constant mode, so each caller gets a loop without the tests it
  * does not need.  The alloc word being updated stays in a register until
  * the slots move on to the next word.  Returns the number of slots. */
-static inline __attribute__((always_inline)) size_t
-build_list(gc_segment_t *seg, gc_span_t *sp, void **headp, int mode) {
+static inline __attribute__((always_inline)) size_t build_list(gc_segment_t *seg, gc_span_t *sp, void **headp,
+                                                               int mode) {
   const size_t size = sp->obj_size, gstep = size >> CGC_GRANULE_SHIFT;
   uintptr_t obj = gc__span_base(seg, sp);
   size_t g = gc__granule_index(seg, obj), count = 0;
@@ -81,7 +81,8 @@ build_list(gc_segment_t *seg, gc_span_t *sp, void **headp, int mode) {
  * object starts are in `starts` and whose alloc bit is clear: record them
  * (and which to zero, per `mode`) in t->build_*, set their alloc bits.
  * Returns how many. */
-static inline size_t claim_word(gc_segment_t *seg, gc_tctx_t *t, size_t wi, size_t i, uint64_t starts, int mode) {
+static inline size_t claim_word(gc_segment_t *seg, gc_tctx_t *t, size_t wi, size_t i, uint64_t starts,
+                                int mode) {
   uint64_t free = starts & ~gc__alloc_word_acquire(seg, wi);
   t->build_free[i] = free;
   t->build_zero[i] = mode == ZERO_ALL ? free : mode == ZERO_DEAD ? free & seg->bits[wi].mark : 0;
@@ -143,7 +144,7 @@ void *gc__span_take(gc_segment_t *seg, gc_span_t *sp, gc_tctx_t *t, size_t *free
   void *head = NULL;
   size_t count;
   gc__store(&sp->freed, 0); /* before reading bits: a later free is counted again */
-  int mode = !gc__kind_scanned(sp->kind)        ? ZERO_NONE
+  int mode = !gc__kind_scanned(sp->kind)       ? ZERO_NONE
              : (sp->flags & CGC_SPAN_ZERO_ALL) ? ZERO_ALL
              : (sp->flags & CGC_SPAN_UNSWEPT)  ? ZERO_DEAD
                                                : ZERO_NONE;
@@ -160,7 +161,7 @@ void *gc__span_take(gc_segment_t *seg, gc_span_t *sp, gc_tctx_t *t, size_t *free
     size_t w = gc__span_page(seg, sp) * CGC_BITMAP_WORDS_PER_PAGE;
     gc__marks_clear(seg, w, (size_t)sp->npages * CGC_BITMAP_WORDS_PER_PAGE);
   }
-  sp->flags &= (uint8_t)~(CGC_SPAN_UNSWEPT | CGC_SPAN_ZERO_ALL);
+  sp->flags &= (uint8_t) ~(CGC_SPAN_UNSWEPT | CGC_SPAN_ZERO_ALL);
   gc__stats.spans_swept++;
   if (count == 0) {
     *free_bytes = 0;

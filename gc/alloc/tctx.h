@@ -32,27 +32,27 @@ enum {
 typedef struct gc_tctx {
   void *free[CGC_NKINDS][CGC_NCLASSES];
   struct gc_span *span[CGC_NKINDS][CGC_NCLASSES];
-  bool registered;          /* false only for the shared empty sentinel */
-  int state;                /* CGC_THREAD_* */
+  bool registered; /* false only for the shared empty sentinel */
+  int state;       /* CGC_THREAD_* */
   pthread_t self;
-  pid_t tid;                /* kernel thread id: the stop signal goes there */
-  uintptr_t tp;             /* thread pointer: TCB, static TLS below it */
-  uintptr_t stack_lo;       /* the thread's own stack, [stack_lo, stack_base) */
+  pid_t tid;          /* kernel thread id: the stop signal goes there */
+  uintptr_t tp;       /* thread pointer: TCB, static TLS below it */
+  uintptr_t stack_lo; /* the thread's own stack, [stack_lo, stack_base) */
   uintptr_t stack_base;
-  bool main_stack;          /* stack_lo may be unmapped (grows on demand) */
-  uintptr_t lowest_sp;      /* lowest stack pointer seen at a stop */
-  uintptr_t stop_sp;        /* written by the suspend handler */
+  bool main_stack;                    /* stack_lo may be unmapped (grows on demand) */
+  uintptr_t lowest_sp;                /* lowest stack pointer seen at a stop */
+  uintptr_t stop_sp;                  /* written by the suspend handler */
   uintptr_t stop_alt_lo, stop_alt_hi; /* the alternate signal stack it was
                                stopped on, else 0: written by the handler */
-  unsigned stop_seq;        /* the last stop it acknowledged (atomic) */
-  unsigned asked_seq;       /* the last stop it was signalled for (atomic) */
-  uintptr_t native_sp;      /* where its own stack stopped when it switched
-                               to a coroutine stack (0: never switched) */
-  struct gc_stack *active;  /* the coroutine stack it said it runs on */
-  void **specific;          /* shadow of pthread_setspecific values */
-  void *(*start_fn)(void *); /* STARTING: the start routine ... */
-  void *start_arg;          /* ... and its argument, a root until it runs */
-  struct gc_tctx *next, *prev; /* all thread contexts (threads/registry.h) */
+  unsigned stop_seq;                  /* the last stop it acknowledged (atomic) */
+  unsigned asked_seq;                 /* the last stop it was signalled for (atomic) */
+  uintptr_t native_sp;                /* where its own stack stopped when it switched
+                                         to a coroutine stack (0: never switched) */
+  struct gc_stack *active;            /* the coroutine stack it said it runs on */
+  void **specific;                    /* shadow of pthread_setspecific values */
+  void *(*start_fn)(void *);          /* STARTING: the start routine ... */
+  void *start_arg;                    /* ... and its argument, a root until it runs */
+  struct gc_tctx *next, *prev;        /* all thread contexts (threads/registry.h) */
   /* A one-page span gc__span_take claimed for this thread under the heap
    * lock, whose free list the thread builds after releasing it
    * (gc__span_build): one bit per granule of the page for each free slot
@@ -60,8 +60,8 @@ typedef struct gc_tctx {
    * a collection that stops it mid-build sees an owned span (I2) whose
    * free slots are on no list yet. */
   struct gc_span *build;
-  bool build_all;           /* every slot of it is free ... */
-  bool build_zero_all;      /* ... and must be zeroed: one memset */
+  bool build_all;      /* every slot of it is free ... */
+  bool build_zero_all; /* ... and must be zeroed: one memset */
   uint64_t build_free[CGC_BITMAP_WORDS_PER_PAGE];
   uint64_t build_zero[CGC_BITMAP_WORDS_PER_PAGE];
 } gc_tctx_t;

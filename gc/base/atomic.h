@@ -32,11 +32,12 @@
 
 #include <atomic_ops.h>
 
-#if !defined(AO_HAVE_load_acquire) || !defined(AO_HAVE_store_release) || !defined(AO_HAVE_nop_full) ||   \
-    !defined(AO_HAVE_compare_and_swap_full) || !defined(AO_HAVE_fetch_compare_and_swap_full) ||           \
-    !defined(AO_HAVE_fetch_and_add1_full) || !defined(AO_HAVE_fetch_and_sub1_full) || !defined(AO_HAVE_load) || \
-    !defined(AO_HAVE_store) || !defined(AO_HAVE_fetch_and_add) || !defined(AO_HAVE_or) || !defined(AO_HAVE_and) || \
-    !defined(AO_HAVE_int_load) || !defined(AO_HAVE_int_load_acquire) || !defined(AO_HAVE_int_store_release)
+#if !defined(AO_HAVE_load_acquire) || !defined(AO_HAVE_store_release) || !defined(AO_HAVE_nop_full) || \
+    !defined(AO_HAVE_compare_and_swap_full) || !defined(AO_HAVE_fetch_compare_and_swap_full) ||        \
+    !defined(AO_HAVE_fetch_and_add1_full) || !defined(AO_HAVE_fetch_and_sub1_full) ||                  \
+    !defined(AO_HAVE_load) || !defined(AO_HAVE_store) || !defined(AO_HAVE_fetch_and_add) ||            \
+    !defined(AO_HAVE_or) || !defined(AO_HAVE_and) || !defined(AO_HAVE_int_load) ||                     \
+    !defined(AO_HAVE_int_load_acquire) || !defined(AO_HAVE_int_store_release)
 #error "libatomic_ops lacks an operation cgc needs on this target"
 #endif
 
@@ -85,7 +86,9 @@ static inline uintptr_t gc__load_word(const void *p) { return (uintptr_t)AO_load
 static inline uintptr_t gc__load_word_acquire(const void *p) {
   return (uintptr_t)AO_load_acquire((const volatile AO_t *)p);
 }
-static inline void gc__store_word_release(void *p, uintptr_t v) { AO_store_release((volatile AO_t *)p, (AO_t)v); }
+static inline void gc__store_word_release(void *p, uintptr_t v) {
+  AO_store_release((volatile AO_t *)p, (AO_t)v);
+}
 static_assert(sizeof(uintptr_t) == sizeof(AO_t), "a pointer is one AO_t");
 
 /* unsigned int words (the stop/resume sequence numbers of threads/world.c). */

@@ -43,11 +43,12 @@ static bool parse_signal(const char *s, long long *out) {
   static const struct {
     const char *name;
     int sig;
-  } names[] = {{"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"USR1", SIGUSR1}, {"USR2", SIGUSR2},
-               {"PIPE", SIGPIPE}, {"ALRM", SIGALRM}, {"TERM", SIGTERM}, {"CHLD", SIGCHLD}, {"CONT", SIGCONT},
-               {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU}, {"URG", SIGURG},   {"XCPU", SIGXCPU},
-               {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH},
-               {"IO", SIGIO},     {"PWR", SIGPWR},   {"SYS", SIGSYS}};
+  } names[] = {{"HUP", SIGHUP},       {"INT", SIGINT},   {"QUIT", SIGQUIT},   {"USR1", SIGUSR1},
+               {"USR2", SIGUSR2},     {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},   {"TERM", SIGTERM},
+               {"CHLD", SIGCHLD},     {"CONT", SIGCONT}, {"TSTP", SIGTSTP},   {"TTIN", SIGTTIN},
+               {"TTOU", SIGTTOU},     {"URG", SIGURG},   {"XCPU", SIGXCPU},   {"XFSZ", SIGXFSZ},
+               {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"IO", SIGIO},
+               {"PWR", SIGPWR},       {"SYS", SIGSYS}};
   char *end;
   long long v;
   if (strncmp(s, "SIG", 3) == 0) s += 3;
@@ -81,9 +82,21 @@ static bool parse(const char *s, int type, long long *out) {
   if (type == T_SIZE) {
     long long mul = 1;
     switch (*end) {
-    case 'k': case 'K': mul = 1LL << 10; end++; break;
-    case 'm': case 'M': mul = 1LL << 20; end++; break;
-    case 'g': case 'G': mul = 1LL << 30; end++; break;
+    case 'k':
+    case 'K':
+      mul = 1LL << 10;
+      end++;
+      break;
+    case 'm':
+    case 'M':
+      mul = 1LL << 20;
+      end++;
+      break;
+    case 'g':
+    case 'G':
+      mul = 1LL << 30;
+      end++;
+      break;
     default: break;
     }
     if (*end == 'b' || *end == 'B') end++;
@@ -129,8 +142,8 @@ void gc__options_init(void) {
 }
 
 void gc__options_print(void) {
-  gc__message("effective configuration (cgc %d.%d.%d, debug level %d):", CGC_VERSION_MAJOR,
-              CGC_VERSION_MINOR, CGC_VERSION_PATCH, CGC_DEBUG);
+  gc__message("effective configuration (cgc %d.%d.%d, debug level %d):", CGC_VERSION_MAJOR, CGC_VERSION_MINOR,
+              CGC_VERSION_PATCH, CGC_DEBUG);
   for (int i = 0; i < CGC_OPT_COUNT; i++)
     gc__message("  %-22s = %-12lld %s%s", descs[i].name, gc__option_values[i], descs[i].desc,
                 gc__option_values[i] == descs[i].def ? "" : "  [set]");

@@ -97,8 +97,7 @@ static void set_trigger(void) {
  * names its successor, so incremental or parallel phases can slot in. */
 static void step(void) {
   switch (gc__heap.phase) {
-  case CGC_PHASE_IDLE:
-    break;
+  case CGC_PHASE_IDLE: break;
   case CGC_PHASE_PREPARE:
     gc__heap.gc_count++;
     gc__mark_prepare();
@@ -143,7 +142,8 @@ void gc__collect_locked(const char *reason) {
   gc__stats.pause_total_ns += pause;
   gc__stats.pause_last_ns = pause;
   if (pause > gc__stats.pause_max_ns) gc__stats.pause_max_ns = pause;
-  if (gc__option(CGC_OPT_PRINT_STATS)) gc__stats_print_collection(pause, gc__heap.live_atomic, gc__heap.trigger);
+  if (gc__option(CGC_OPT_PRINT_STATS))
+    gc__stats_print_collection(pause, gc__heap.live_atomic, gc__heap.trigger);
 }
 
 /* The registry dropped the threads that do not exist in the child; the

@@ -43,4 +43,3 @@ void gc__ensure_init(void) {
 }
 
 void gc_init(void) { (void)gc__thread_ctx(); }
-

@@ -16,11 +16,11 @@
 
 static int failures;
 
-#define CHECK(cond, ...)                    \
-  do {                                      \
-    if (!(cond)) {                          \
+#define CHECK(cond, ...)                                            \
+  do {                                                              \
+    if (!(cond)) {                                                  \
       if (failures++ < 20) gc__message("heap check: " __VA_ARGS__); \
-    }                                       \
+    }                                                               \
   } while (0)
 
 static bool all_zero(const void *p, size_t n) {
@@ -55,20 +55,25 @@ static void check_owned(gc_segment_t *seg, gc_span_t *sp) {
         CHECK(false, "free list of span %p holds %p, not one of its slots", (void *)sp, p);
         return;
       }
-      CHECK(gc__alloc_test(seg, gc__granule_index(seg, a)), "cached free object %p lacks its alloc bit (I2)", p);
+      CHECK(gc__alloc_test(seg, gc__granule_index(seg, a)), "cached free object %p lacks its alloc bit (I2)",
+            p);
       if (gc__kind_scanned(sp->kind))
-        CHECK(all_zero((char *)p + sizeof(void *), sp->obj_size - sizeof(void *)), "cached free object %p is not zero (I3)", p);
+        CHECK(all_zero((char *)p + sizeof(void *), sp->obj_size - sizeof(void *)),
+              "cached free object %p is not zero (I3)", p);
     }
   }
   if (sp->unbuilt == 0) return;
-  if (sp->npages != 1 || sp->unbuilt <= base || sp->unbuilt >= end || (sp->unbuilt - base) % sp->obj_size != 0) {
+  if (sp->npages != 1 || sp->unbuilt <= base || sp->unbuilt >= end ||
+      (sp->unbuilt - base) % sp->obj_size != 0) {
     CHECK(false, "span %p: unlinked tail at %p is not one of its slots", (void *)sp, (void *)sp->unbuilt);
     return;
   }
   for (uintptr_t a = sp->unbuilt; a < end; a += sp->obj_size) {
-    CHECK(gc__alloc_test(seg, gc__granule_index(seg, a)), "unlinked slot %p lacks its alloc bit (I2)", (void *)a);
+    CHECK(gc__alloc_test(seg, gc__granule_index(seg, a)), "unlinked slot %p lacks its alloc bit (I2)",
+          (void *)a);
     if (gc__kind_scanned(sp->kind))
-      CHECK(all_zero((char *)a + sizeof(void *), sp->obj_size - sizeof(void *)), "unlinked slot %p is not zero (I3)", (void *)a);
+      CHECK(all_zero((char *)a + sizeof(void *), sp->obj_size - sizeof(void *)),
+            "unlinked slot %p is not zero (I3)", (void *)a);
   }
 }
 
@@ -76,21 +81,26 @@ static void check_small(gc_segment_t *seg, gc_span_t *sp, size_t page) {
   CHECK(sp->cls < CGC_NCLASSES, "span %p class %u", (void *)sp, sp->cls);
   if (sp->cls >= CGC_NCLASSES) return;
   const gc_class_info_t *ci = &gc__classes[sp->cls];
-  CHECK(sp->obj_size == ci->size && sp->nobjs == ci->nobjs && sp->npages == ci->pages && sp->divmagic == ci->divmagic,
+  CHECK(sp->obj_size == ci->size && sp->nobjs == ci->nobjs && sp->npages == ci->pages &&
+            sp->divmagic == ci->divmagic,
         "span %p disagrees with class %u", (void *)sp, sp->cls);
-  CHECK(!(sp->owner != NULL && (sp->flags & CGC_SPAN_QUEUED)), "span %p both owned and queued (I5)", (void *)sp);
+  CHECK(!(sp->owner != NULL && (sp->flags & CGC_SPAN_QUEUED)), "span %p both owned and queued (I5)",
+        (void *)sp);
   uintptr_t base = gc__page_addr(seg, page);
   size_t g0 = gc__granule_index(seg, base), gstep = sp->obj_size >> CGC_GRANULE_SHIFT;
   size_t w0 = page * CGC_BITMAP_WORDS_PER_PAGE, nw = (size_t)sp->npages * CGC_BITMAP_WORDS_PER_PAGE;
   for (size_t w = w0; w < w0 + nw; w++) {
     for (uint64_t a = seg->bits[w].alloc; a != 0; a &= a - 1) {
       size_t g = w * 64 + (size_t)__builtin_ctzll(a);
-      CHECK((g - g0) % gstep == 0 && (g - g0) / gstep < sp->nobjs, "alloc bit at granule %zu of span %p is not an object start (I1)", g, (void *)sp);
+      CHECK((g - g0) % gstep == 0 && (g - g0) / gstep < sp->nobjs,
+            "alloc bit at granule %zu of span %p is not an object start (I1)", g, (void *)sp);
     }
     if (!(sp->flags & CGC_SPAN_UNSWEPT))
-      CHECK(seg->bits[w].mark == 0, "span %p has mark bits outside a collection but is not unswept", (void *)sp);
+      CHECK(seg->bits[w].mark == 0, "span %p has mark bits outside a collection but is not unswept",
+            (void *)sp);
     else
-      CHECK((seg->bits[w].mark & seg->bits[w].alloc) == 0, "span %p: a DEAD slot is still allocated", (void *)sp);
+      CHECK((seg->bits[w].mark & seg->bits[w].alloc) == 0, "span %p: a DEAD slot is still allocated",
+            (void *)sp);
   }
   if (sp->owner != NULL) {
     check_owned(seg, sp);
@@ -101,8 +111,8 @@ static void check_small(gc_segment_t *seg, gc_span_t *sp, size_t page) {
     size_t g = g0 + i * gstep;
     if (gc__alloc_test(seg, g)) continue;
     if ((sp->flags & CGC_SPAN_UNSWEPT) && gc__mark_test(seg, g)) continue;
-    CHECK(all_zero((void *)(base + i * sp->obj_size), sp->obj_size), "free slot %p of span %p is not zero (I3)",
-          (void *)(base + i * sp->obj_size), (void *)sp);
+    CHECK(all_zero((void *)(base + i * sp->obj_size), sp->obj_size),
+          "free slot %p of span %p is not zero (I3)", (void *)(base + i * sp->obj_size), (void *)sp);
   }
 }
 
@@ -113,19 +123,22 @@ static size_t check_segment(gc_segment_t *seg, size_t *queued) {
   if (seg->huge) {
     gc_span_t *sp = &seg->spans[CGC_META_PAGES];
     CHECK(sp->state == CGC_PAGE_LARGE, "huge segment %p without its object", (void *)seg);
-    CHECK(gc__alloc_test(seg, gc__granule_index(seg, gc__huge_base(seg))), "huge object of %p not allocated", (void *)seg);
+    CHECK(gc__alloc_test(seg, gc__granule_index(seg, gc__huge_base(seg))), "huge object of %p not allocated",
+          (void *)seg);
     return seg->size;
   }
   CHECK(seg->size == CGC_SEGMENT_SIZE, "segment %p size %zu", (void *)seg, seg->size);
   for (size_t i = 0; i < CGC_META_PAGES; i++)
-    CHECK(seg->spans[i].state == CGC_PAGE_META && !((seg->free_pages >> i) & 1), "segment %p meta page %zu", (void *)seg, i);
+    CHECK(seg->spans[i].state == CGC_PAGE_META && !((seg->free_pages >> i) & 1), "segment %p meta page %zu",
+          (void *)seg, i);
   for (size_t i = CGC_META_PAGES; i < CGC_PAGES_PER_SEGMENT;) {
     gc_span_t *sp = &seg->spans[i];
     bool free_bit = (seg->free_pages >> i) & 1;
     if (sp->state == CGC_PAGE_FREE) { /* I4 */
       CHECK(free_bit && sp->head == i, "free page %zu of %p not in the pool", i, (void *)seg);
       for (size_t w = i * CGC_BITMAP_WORDS_PER_PAGE; w < (i + 1) * CGC_BITMAP_WORDS_PER_PAGE; w++)
-        CHECK(seg->bits[w].alloc == 0 && seg->bits[w].mark == 0, "free page %zu of %p has bitmap bits", i, (void *)seg);
+        CHECK(seg->bits[w].alloc == 0 && seg->bits[w].mark == 0, "free page %zu of %p has bitmap bits", i,
+              (void *)seg);
       i++;
       continue;
     }
@@ -144,8 +157,10 @@ static size_t check_segment(gc_segment_t *seg, size_t *queued) {
       check_small(seg, sp, i);
       if (sp->flags & CGC_SPAN_QUEUED) (*queued)++;
     } else {
-      CHECK(sp->obj_size == n * CGC_PAGE_SIZE, "large span at %zu of %p: size %zu", i, (void *)seg, sp->obj_size);
-      CHECK(gc__alloc_test(seg, gc__granule_index(seg, gc__page_addr(seg, i))), "large object at page %zu of %p not allocated", i, (void *)seg);
+      CHECK(sp->obj_size == n * CGC_PAGE_SIZE, "large span at %zu of %p: size %zu", i, (void *)seg,
+            sp->obj_size);
+      CHECK(gc__alloc_test(seg, gc__granule_index(seg, gc__page_addr(seg, i))),
+            "large object at page %zu of %p not allocated", i, (void *)seg);
     }
     i += n;
   }
@@ -166,7 +181,8 @@ int gc__heap_check_locked(void) {
   for (unsigned k = 0; k < CGC_NKINDS; k++) /* I5 */
     for (unsigned c = 0; c < CGC_NCLASSES; c++)
       for (gc_span_t *sp = gc__heap.sweep_queue[k][c]; sp != NULL; sp = sp->next) {
-        CHECK(sp->state == CGC_PAGE_SMALL && sp->kind == k && sp->cls == c && (sp->flags & CGC_SPAN_QUEUED) && sp->owner == NULL,
+        CHECK(sp->state == CGC_PAGE_SMALL && sp->kind == k && sp->cls == c && (sp->flags & CGC_SPAN_QUEUED) &&
+                  sp->owner == NULL,
               "span %p misfiled in sweep queue %u/%u", (void *)sp, k, c);
         if (++in_queues > queued + 1) break;
       }
@@ -175,7 +191,8 @@ int gc__heap_check_locked(void) {
     for (unsigned k = 0; k < CGC_NKINDS; k++)
       for (unsigned c = 0; c < CGC_NCLASSES; c++)
         if (t->free[k][c] != NULL)
-          CHECK(t->span[k][c] != NULL && t->span[k][c]->owner == t, "thread %p has a free list without an owned span", (void *)t);
+          CHECK(t->span[k][c] != NULL && t->span[k][c]->owner == t,
+                "thread %p has a free list without an owned span", (void *)t);
   return failures == 0;
 }
 

@@ -10,7 +10,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-
 #include "base/atomic.h"
 #include "base/compiler.h"
 #include "base/debug.h"
@@ -26,12 +25,12 @@
 
 /* ---- the collector state machine --------------------------------------- */
 typedef enum gc_phase {
-  CGC_PHASE_IDLE = 0,  /* mutator runs; spans swept lazily */
-  CGC_PHASE_PREPARE,   /* release thread caches, clear mark bitmaps */
-  CGC_PHASE_ROOTS,     /* mark from registers, stacks, data, explicit roots */
-  CGC_PHASE_MARK,      /* drain the mark stack (and recover from overflow) */
-  CGC_PHASE_RECLAIM,   /* post-mark pass: free empty spans, queue the rest */
-  CGC_PHASE_DECOMMIT   /* return long-free pages to the OS; finish stats */
+  CGC_PHASE_IDLE = 0, /* mutator runs; spans swept lazily */
+  CGC_PHASE_PREPARE,  /* release thread caches, clear mark bitmaps */
+  CGC_PHASE_ROOTS,    /* mark from registers, stacks, data, explicit roots */
+  CGC_PHASE_MARK,     /* drain the mark stack (and recover from overflow) */
+  CGC_PHASE_RECLAIM,  /* post-mark pass: free empty spans, queue the rest */
+  CGC_PHASE_DECOMMIT  /* return long-free pages to the OS; finish stats */
 } gc_phase_t;
 
 /* The mutable heap and collector state in one struct: one place to read,
@@ -41,11 +40,11 @@ typedef enum gc_phase {
  * every field but `oom` and `freed_credit`. */
 typedef struct gc_heap {
   gc_phase_t phase;
-  int disabled;                 /* gc_disable nesting depth */
-  uint32_t gc_count;            /* collections completed (the epoch) */
+  int disabled;      /* gc_disable nesting depth */
+  uint32_t gc_count; /* collections completed (the epoch) */
 
-  gc_segment_t *segments;       /* ring of all segments, or NULL (their
-                                   addresses: gc__map, heap/layout.h) */
+  gc_segment_t *segments; /* ring of all segments, or NULL (their
+                             addresses: gc__map, heap/layout.h) */
 
   /* per kind, per class: spans waiting to be swept */
   gc_span_t *sweep_queue[CGC_NKINDS][CGC_NCLASSES];
@@ -62,9 +61,9 @@ typedef struct gc_heap {
   size_t need[CGC_NEED_WINDOW]; /* live + budget of the last collections (set_trigger) */
   unsigned need_at;             /* next slot of need[] to overwrite */
 
-  gc_ranges_t roots;            /* gc_add_roots */
-  struct gc_mark_state *mark;   /* markers and their deques (mark/mark.c) */
-  volatile AO_t oom;            /* gc_oom_handler_t, or 0 (atomic: read unlocked) */
+  gc_ranges_t roots;          /* gc_add_roots */
+  struct gc_mark_state *mark; /* markers and their deques (mark/mark.c) */
+  volatile AO_t oom;          /* gc_oom_handler_t, or 0 (atomic: read unlocked) */
 } gc_heap_t;
 
 CGC_INTERNAL extern gc_heap_t gc__heap;

@@ -110,23 +110,23 @@ enum {
   CGC_PAGE_TAIL = 4   /* a later page of a span; see `head` */
 };
 enum {
-  CGC_SPAN_QUEUED = 1u << 0,   /* on its class's sweep queue */
-  CGC_SPAN_UNSWEPT = 1u << 1,  /* mark bitmap holds its DEAD set from the last collection */
-  CGC_SPAN_ZERO_ALL = 1u << 2  /* every free slot must be zeroed before use */
+  CGC_SPAN_QUEUED = 1u << 0,  /* on its class's sweep queue */
+  CGC_SPAN_UNSWEPT = 1u << 1, /* mark bitmap holds its DEAD set from the last collection */
+  CGC_SPAN_ZERO_ALL = 1u << 2 /* every free slot must be zeroed before use */
 };
 
 struct gc_tctx;
 typedef struct gc_span {
-  uint8_t state;          /* CGC_PAGE_* */
-  uint8_t kind;           /* gc_kind_t (SMALL/LARGE heads) */
-  uint8_t cls;            /* size class (SMALL heads) */
-  uint8_t flags;          /* CGC_SPAN_* */
-  uint16_t npages;        /* run length (heads) */
-  uint16_t head;          /* page index of the run's head (all pages) */
-  uint32_t nobjs;         /* objects in the span (SMALL) */
-  uint32_t live;          /* objects marked in the last collection */
-  size_t obj_size;        /* bytes per object (usable size) */
-  uint64_t divmagic;      /* granule offset * divmagic >> 40 == object index */
+  uint8_t state;     /* CGC_PAGE_* */
+  uint8_t kind;      /* gc_kind_t (SMALL/LARGE heads) */
+  uint8_t cls;       /* size class (SMALL heads) */
+  uint8_t flags;     /* CGC_SPAN_* */
+  uint16_t npages;   /* run length (heads) */
+  uint16_t head;     /* page index of the run's head (all pages) */
+  uint32_t nobjs;    /* objects in the span (SMALL) */
+  uint32_t live;     /* objects marked in the last collection */
+  size_t obj_size;   /* bytes per object (usable size) */
+  uint64_t divmagic; /* granule offset * divmagic >> 40 == object index */
   union {
     struct gc_span *next; /* queued: sweep queue link */
     uintptr_t unbuilt;    /* owned: first slot of the unlinked tail, or 0:
@@ -134,11 +134,11 @@ typedef struct gc_span {
                              free, claimed (alloc bit set) and unlinked;
                              only the owner reads or writes it */
   };
-  struct gc_tctx *owner;  /* thread cache that owns it, or NULL */
-  void *rest;             /* owned: free slots not yet handed to the owner's
-                             list (handed out CGC_BATCH_BYTES at a time) */
-  AO_t freed;             /* slots released by gc_free since the span was
-                             last swept or taken (atomic; see gc_free) */
+  struct gc_tctx *owner; /* thread cache that owns it, or NULL */
+  void *rest;            /* owned: free slots not yet handed to the owner's
+                            list (handed out CGC_BATCH_BYTES at a time) */
+  AO_t freed;            /* slots released by gc_free since the span was
+                            last swept or taken (atomic; see gc_free) */
 } gc_span_t;
 static_assert(sizeof(gc_span_t) == 64, "a page descriptor is one cache line: index math is a shift");
 
@@ -152,10 +152,10 @@ typedef struct gc_bitpair {
 } gc_bitpair_t;
 typedef struct gc_segment {
   uint32_t magic;
-  uint32_t huge;                 /* 1: one huge object, mapping of `size` bytes */
-  size_t size;                   /* bytes mapped */
-  uint64_t free_pages;           /* bit i: data page i is in the pool */
-  uint64_t dirty_pages;          /* bit i: page i may hold non-zero bytes */
+  uint32_t huge;                              /* 1: one huge object, mapping of `size` bytes */
+  size_t size;                                /* bytes mapped */
+  uint64_t free_pages;                        /* bit i: data page i is in the pool */
+  uint64_t dirty_pages;                       /* bit i: page i may hold non-zero bytes */
   uint32_t free_since[CGC_PAGES_PER_SEGMENT]; /* collection count when freed */
   struct gc_segment *next, *prev;             /* all segments, a ring */
   gc_span_t spans[CGC_PAGES_PER_SEGMENT];
@@ -183,8 +183,12 @@ CGC_INLINE uint64_t gc__alloc_word(const gc_segment_t *seg, size_t w) {
 CGC_INLINE uint64_t gc__alloc_word_acquire(const gc_segment_t *seg, size_t w) {
   return gc__load_acquire((const volatile AO_t *)&seg->bits[w].alloc);
 }
-CGC_INLINE bool gc__alloc_test(const gc_segment_t *seg, size_t g) { return (gc__alloc_word(seg, g >> 6) & gc__bit(g)) != 0; }
-CGC_INLINE bool gc__mark_test(const gc_segment_t *seg, size_t g) { return (seg->bits[g >> 6].mark & gc__bit(g)) != 0; }
+CGC_INLINE bool gc__alloc_test(const gc_segment_t *seg, size_t g) {
+  return (gc__alloc_word(seg, g >> 6) & gc__bit(g)) != 0;
+}
+CGC_INLINE bool gc__mark_test(const gc_segment_t *seg, size_t g) {
+  return (seg->bits[g >> 6].mark & gc__bit(g)) != 0;
+}
 CGC_INLINE void gc__alloc_set(gc_segment_t *seg, size_t g) { seg->bits[g >> 6].alloc |= gc__bit(g); }
 CGC_INLINE void gc__alloc_clear(gc_segment_t *seg, size_t g) { seg->bits[g >> 6].alloc &= ~gc__bit(g); }
 CGC_INLINE void gc__mark_clear(gc_segment_t *seg, size_t g) { seg->bits[g >> 6].mark &= ~gc__bit(g); }
@@ -250,10 +254,10 @@ typedef struct gc_map {
 } gc_map_t;
 CGC_INTERNAL extern gc_map_t gc__map;
 
-
 /* The segment of a, for an a already known to lie in [heap.lo, heap.hi). */
 CGC_INLINE gc_segment_t *gc__radix_lookup_inside(uintptr_t a) {
-  gc_segment_t **leaf = (gc_segment_t **)gc__load_word(&gc__map.radix[a >> (CGC_SEGMENT_SHIFT + CGC_RADIX_LEAF_BITS)]);
+  gc_segment_t **leaf =
+      (gc_segment_t **)gc__load_word(&gc__map.radix[a >> (CGC_SEGMENT_SHIFT + CGC_RADIX_LEAF_BITS)]);
   if (leaf == NULL) return NULL;
   return (gc_segment_t *)gc__load_word(&leaf[(a >> CGC_SEGMENT_SHIFT) & ((1u << CGC_RADIX_LEAF_BITS) - 1)]);
 }
@@ -264,7 +268,8 @@ CGC_INLINE gc_segment_t *gc__radix_lookup_inside(uintptr_t a) {
  * two.  Valid while lo, hi and the radix do not change (heap lock held). */
 CGC_INLINE gc_segment_t **gc__radix_flat(void) {
   uintptr_t lo = gc__map.lo, hi = gc__map.hi;
-  if (hi <= lo || lo >> (CGC_SEGMENT_SHIFT + CGC_RADIX_LEAF_BITS) != (hi - 1) >> (CGC_SEGMENT_SHIFT + CGC_RADIX_LEAF_BITS))
+  if (hi <= lo || lo >> (CGC_SEGMENT_SHIFT + CGC_RADIX_LEAF_BITS) !=
+                      (hi - 1) >> (CGC_SEGMENT_SHIFT + CGC_RADIX_LEAF_BITS))
     return NULL;
   gc_segment_t **leaf = gc__map.radix[lo >> (CGC_SEGMENT_SHIFT + CGC_RADIX_LEAF_BITS)];
   return leaf == NULL ? NULL : &leaf[(lo >> CGC_SEGMENT_SHIFT) & ((1u << CGC_RADIX_LEAF_BITS) - 1)];

@@ -21,14 +21,17 @@ gc_class_info_t gc__classes[CGC_NCLASSES];
  * gc__size_to_class below written as a constant expression for requests
  * up to 1 KiB (floor(log2(16g - 1)) is 8 or 9 there); gc__sizes_init
  * checks every entry against gc__size_to_class. */
-static_assert(CGC_DIRECT_MAX <= 1024 && CGC_DIRECT_MAX % CGC_GRANULE_SIZE == 0, "direct table rule covers 1 KiB");
+static_assert(CGC_DIRECT_MAX <= 1024 && CGC_DIRECT_MAX % CGC_GRANULE_SIZE == 0,
+              "direct table rule covers 1 KiB");
 static_assert(CGC_DIRECT_MAX / CGC_GRANULE_SIZE == 64, "direct table initialiser lists 65 entries");
 #define DC_LOG(m) ((m) >= 512 ? 9 : 8)
 #define DC_BIG(m) (CGC_CLASS_LINEAR + (DC_LOG(m) - 8) * 8 + (((m) >> (DC_LOG(m) - 3)) & 7))
-#define DC(g) ((g) == 0 ? 0 : (g) * CGC_GRANULE_SIZE <= CGC_CLASS_LINEAR_MAX ? (g) - 1 : DC_BIG((g) * CGC_GRANULE_SIZE - 1))
+#define DC(g) \
+  ((g) == 0 ? 0 : (g)*CGC_GRANULE_SIZE <= CGC_CLASS_LINEAR_MAX ? (g)-1 : DC_BIG((g)*CGC_GRANULE_SIZE - 1))
 #define DC4(g) DC(g), DC((g) + 1), DC((g) + 2), DC((g) + 3)
 #define DC16(g) DC4(g), DC4((g) + 4), DC4((g) + 8), DC4((g) + 12)
-const uint8_t gc__direct_class[CGC_DIRECT_MAX / CGC_GRANULE_SIZE + 1] = {DC16(0), DC16(16), DC16(32), DC16(48), DC(64)};
+const uint8_t gc__direct_class[CGC_DIRECT_MAX / CGC_GRANULE_SIZE + 1] = {DC16(0), DC16(16), DC16(32),
+                                                                         DC16(48), DC(64)};
 #undef DC16
 #undef DC4
 #undef DC
@@ -50,7 +53,8 @@ uint64_t gc__divmagic(size_t obj_size) {
 }
 
 unsigned gc__size_to_class(size_t n) {
-  if (n <= CGC_CLASS_LINEAR_MAX) return n == 0 ? 0 : (unsigned)((n + CGC_GRANULE_SIZE - 1) >> CGC_GRANULE_SHIFT) - 1;
+  if (n <= CGC_CLASS_LINEAR_MAX)
+    return n == 0 ? 0 : (unsigned)((n + CGC_GRANULE_SIZE - 1) >> CGC_GRANULE_SHIFT) - 1;
   size_t m = n - 1;
   unsigned b = 63 - (unsigned)__builtin_clzll(m);
   unsigned k = (unsigned)(m >> (b - 3)) & 7;
@@ -84,6 +88,7 @@ void gc__sizes_init(void) {
     ci->divmagic = gc__divmagic(ci->size);
   }
   for (size_t g = 0; g <= CGC_DIRECT_MAX / CGC_GRANULE_SIZE; g++)
-    if (gc__direct_class[g] != gc__size_to_class(g * CGC_GRANULE_SIZE)) gc__fatal("direct size class table is inconsistent");
+    if (gc__direct_class[g] != gc__size_to_class(g * CGC_GRANULE_SIZE))
+      gc__fatal("direct size class table is inconsistent");
   if (class_size(CGC_NCLASSES - 1) != CGC_SMALL_MAX) gc__fatal("size class table is inconsistent");
 }

@@ -12,9 +12,9 @@
 #include "heap/geometry.h"
 
 typedef struct gc_class_info {
-  size_t size;      /* bytes per object */
-  uint32_t pages;   /* pages per span */
-  uint32_t nobjs;   /* objects per span */
+  size_t size;    /* bytes per object */
+  uint32_t pages; /* pages per span */
+  uint32_t nobjs; /* objects per span */
   uint64_t divmagic;
 } gc_class_info_t;
 CGC_INTERNAL extern gc_class_info_t gc__classes[CGC_NCLASSES];

@@ -173,8 +173,8 @@
  * below 0.4 MiB of work, 0.75 at 0.5-1 MiB, 0.70 at 1-1.4 MiB, 0.5-0.7
  * above.  So 2 markers from 1 MiB, with some margin. */
 #define WORK_PER_MARKER ((size_t)512 << 10)
-#define SPIN_MAX 256    /* pause loops before an idle marker yields its CPU */
-#define YIELDS_MAX 16    /* then yields before it sleeps */
+#define SPIN_MAX 256         /* pause loops before an idle marker yields its CPU */
+#define YIELDS_MAX 16        /* then yields before it sleeps */
 #define IDLE_SLEEP_NS 200000 /* a sleeping idle marker looks again this often */
 
 /* ---- rings and markers ----------------------------------------------------- */
@@ -209,14 +209,14 @@ struct gc_mark_state {
   _Alignas(CACHE_LINE) volatile AO_t phase; /* epoch << 32 | active markers */
   volatile AO_t sleepers;                   /* idle markers asleep on idle_cv */
   _Alignas(CACHE_LINE) volatile AO_t overflowed;
-  pthread_mutex_t idle_lock;                /* with idle_cv: idle markers sleep */
-  pthread_cond_t idle_cv;                   /* (CLOCK_MONOTONIC timeouts) */
-  unsigned nmax;     /* markers allowed (CGC_MARKERS, resolved) */
-  unsigned nhelpers; /* helper threads running: markers 1..nhelpers */
-  bool spawn_failed; /* do not try to create helpers again */
-  bool spawned;      /* gc__mark_prepare created helpers for this collection */
-  size_t max;        /* entries a ring may grow to (a power of two) */
-  size_t root_bytes; /* bytes of roots pushed since the last drain */
+  pthread_mutex_t idle_lock; /* with idle_cv: idle markers sleep */
+  pthread_cond_t idle_cv;    /* (CLOCK_MONOTONIC timeouts) */
+  unsigned nmax;             /* markers allowed (CGC_MARKERS, resolved) */
+  unsigned nhelpers;         /* helper threads running: markers 1..nhelpers */
+  bool spawn_failed;         /* do not try to create helpers again */
+  bool spawned;              /* gc__mark_prepare created helpers for this collection */
+  size_t max;                /* entries a ring may grow to (a power of two) */
+  size_t root_bytes;         /* bytes of roots pushed since the last drain */
   /* the policy (marker 0 only, heap lock held) */
   int last;          /* previous collection: 0 serial, 1 parallel, -1 not eligible */
   size_t last_roots; /* its root bytes */
@@ -398,7 +398,8 @@ static CGC_NOINLINE bool find_work(gc_mark_state_t *st, gc_marker_t *mk, AO_t ep
  * by lowering `split` (see "Deques").  Updates *split and *top; the
  * entries taken become private, in place.  Returns true when it also won
  * the contested entry at `top`, stored in *r.  Bounds: O(1). */
-static CGC_NOINLINE bool take_public(gc_marker_t *mk, size_t *split, size_t *top, size_t want, gc_range_t *r) {
+static CGC_NOINLINE bool take_public(gc_marker_t *mk, size_t *split, size_t *top, size_t want,
+                                     gc_range_t *r) {
   size_t s = *split, t = gc__load(&mk->top);
   *top = t;
   if ((intptr_t)(s - t) <= 0) return false;
@@ -449,24 +450,25 @@ static inline bool mark_atomic(uint64_t *mw, uint64_t bit) {
 /* The owner's deque in locals: stores to the mark bitmap could otherwise
  * alias them and force reloads.  SLOT: serial code keeps top == split ==
  * 0, so it indexes without the mask. */
-#define SLOT(i) (v[par ? (i) & mask : (i)])
-#define PUSH(LO, HI)                                                    \
-  do {                                                                  \
-    if (CGC_UNLIKELY(b - top > mask)) {                                 \
-      gc_ring_t *r_ = push_full(st, mk, b, par ? &top : NULL);          \
-      if (r_ == NULL) break;                                            \
-      v = r_->slot, mask = r_->mask;                                    \
-    }                                                                   \
-    SLOT(b).lo = (LO);                                                  \
-    SLOT(b).hi = (HI);                                                  \
-    b++;                                                                \
+#define SLOT(i) (v[par ? (i)&mask : (i)])
+#define PUSH(LO, HI)                                           \
+  do {                                                         \
+    if (CGC_UNLIKELY(b - top > mask)) {                        \
+      gc_ring_t *r_ = push_full(st, mk, b, par ? &top : NULL); \
+      if (r_ == NULL) break;                                   \
+      v = r_->slot, mask = r_->mask;                           \
+    }                                                          \
+    SLOT(b).lo = (LO);                                         \
+    SLOT(b).hi = (HI);                                         \
+    b++;                                                       \
   } while (0)
 
 /* Scan ranges until there is no work left: for the serial instance, until
  * marker 0's stack is empty; for the parallel one, until the phase
  * `epoch` terminates.  Bounds: every range pushed is scanned once; each
  * object is pushed at most once per collection (its mark bit). */
-CGC_NO_SANITIZE_ADDRESS CGC_INLINE void drain(gc_mark_state_t *st, gc_marker_t *mk, const bool par, AO_t epoch) {
+CGC_NO_SANITIZE_ADDRESS CGC_INLINE void drain(gc_mark_state_t *st, gc_marker_t *mk, const bool par,
+                                              AO_t epoch) {
   gc_ring_t *ring = ring_of(mk);
   gc_range_t *v = ring->slot;
   size_t mask = ring->mask, b = mk->bottom;
@@ -520,7 +522,8 @@ CGC_NO_SANITIZE_ADDRESS CGC_INLINE void drain(gc_mark_state_t *st, gc_marker_t *
     for (uintptr_t p = r.lo; p + CGC_WORD_SIZE <= r.hi; p += CGC_WORD_SIZE) {
       uintptr_t w = *(const uintptr_t *)p, off = w - hlo;
       if (CGC_LIKELY(off >= hspan)) continue;
-      gc_segment_t *seg = CGC_LIKELY(flat != NULL) ? flat[off >> CGC_SEGMENT_SHIFT] : gc__radix_lookup_inside(w);
+      gc_segment_t *seg =
+          CGC_LIKELY(flat != NULL) ? flat[off >> CGC_SEGMENT_SHIFT] : gc__radix_lookup_inside(w);
       if (seg == NULL) continue;
       gc_span_t *sp;
       uintptr_t obj = gc__find_object_in(seg, w, &sp);
@@ -549,7 +552,8 @@ CGC_NO_SANITIZE_ADDRESS static CGC_NOINLINE void drain_serial(gc_mark_state_t *s
 }
 
 /* Any marker, during the phase `epoch`. */
-CGC_NO_SANITIZE_ADDRESS static CGC_NOINLINE void drain_parallel(gc_mark_state_t *st, gc_marker_t *mk, AO_t epoch) {
+CGC_NO_SANITIZE_ADDRESS static CGC_NOINLINE void drain_parallel(gc_mark_state_t *st, gc_marker_t *mk,
+                                                                AO_t epoch) {
   drain(st, mk, true, epoch);
 }
 
@@ -735,13 +739,13 @@ void gc__mark_drain(void) {
   gc_mark_state_t *st = gc__heap.mark;
   unsigned k = markers_wanted(st);
   if (k > st->nhelpers + 1) k = st->nhelpers + 1; /* only helpers made before the stop */
-  if (st->spawned) st->last = -1; /* creating threads is not tracing speed */
+  if (st->spawned) st->last = -1;                 /* creating threads is not tracing speed */
   st->spawned = false;
   if (k > 1)
     mark_parallel(st, k);
   else
     drain_serial(st);
-  if (st->last == 1 && k == 1) st->last = 0; /* no helper could be created */
+  if (st->last == 1 && k == 1) st->last = 0;    /* no helper could be created */
   if (gc__load(&st->overflowed)) st->last = -1; /* the rescan is not tracing speed */
   while (gc__load(&st->overflowed)) {
     gc__stats.mark_overflows++;

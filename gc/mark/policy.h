@@ -11,7 +11,7 @@
 /* Serial or parallel marking, chosen by measured tracing rates (see
  * mark/policy.c).  Marker 0's, heap lock held; a struct of
  * its own so that tests can drive it with made-up rates. */
-#define CGC_RATE_WINDOW 4 /* recent rates kept per mode */
+#define CGC_RATE_WINDOW 4  /* recent rates kept per mode */
 #define CGC_PROBE_EVERY 16 /* eligible collections between runs of the mode not preferred */
 typedef struct gc_mark_policy {
   double rate[2][CGC_RATE_WINDOW]; /* bytes per ns, [serial, parallel]; 0: empty */

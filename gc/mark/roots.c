@@ -148,7 +148,8 @@ void gc__static_roots_for_each(gc_range_fn_t fn, void *arg) {
 static size_t tls_static_size, tcb_size; /* 0: unknown, scan DTV blocks only */
 
 void gc__tls_init(void) {
-  void (*info)(size_t *, size_t *) = (void (*)(size_t *, size_t *))dlvsym(RTLD_DEFAULT, "_dl_get_tls_static_info", "GLIBC_PRIVATE");
+  void (*info)(size_t *, size_t *) =
+      (void (*)(size_t *, size_t *))dlvsym(RTLD_DEFAULT, "_dl_get_tls_static_info", "GLIBC_PRIVATE");
   if (info == NULL) info = (void (*)(size_t *, size_t *))dlsym(RTLD_DEFAULT, "_dl_get_tls_static_info");
   const unsigned *psz = dlsym(RTLD_DEFAULT, "_thread_db_sizeof_pthread");
   if (info == NULL || psz == NULL) return;
@@ -181,7 +182,7 @@ static void mark_tls(const gc_tctx_t *t) {
     size_t modid = m->v[i].lo, memsz = m->v[i].hi;
     if (modid > len) continue; /* this thread's DTV predates the module */
     uintptr_t block = (uintptr_t)dtv[modid].val;
-    if (block == 0 || block == UINTPTR_MAX) continue; /* not allocated by this thread */
+    if (block == 0 || block == UINTPTR_MAX) continue;   /* not allocated by this thread */
     if (block >= slo && block + memsz <= shi) continue; /* static: scanned above */
     gc__mark_range(block, block + memsz);
   }
@@ -227,7 +228,8 @@ static void mark_thread_stacks(gc_tctx_t *t, uintptr_t sp) {
 static void mark_thread(gc_tctx_t *t, uintptr_t sp) {
   mark_thread_stacks(t, sp);
   mark_tls(t);
-  if (t->specific != NULL) gc__mark_range((uintptr_t)t->specific, (uintptr_t)(t->specific + PTHREAD_KEYS_MAX));
+  if (t->specific != NULL)
+    gc__mark_range((uintptr_t)t->specific, (uintptr_t)(t->specific + PTHREAD_KEYS_MAX));
 }
 
 /* Called through a volatile pointer so that it cannot be inlined: its
@@ -260,7 +262,8 @@ void gc__mark_roots(void) {
   (void)setjmp(regs);
   uintptr_t (*volatile below)(void) = frame_below_caller;
   uintptr_t lo = below(), frame = (uintptr_t)__builtin_frame_address(0);
-  if (frame - lo > sizeof collector_frame) gc__fatal("gc__mark_roots: frame of %zu bytes", (size_t)(frame - lo));
+  if (frame - lo > sizeof collector_frame)
+    gc__fatal("gc__mark_roots: frame of %zu bytes", (size_t)(frame - lo));
   copy_stack_words(collector_frame, lo, frame);
   gc__mark_range((uintptr_t)collector_frame, (uintptr_t)collector_frame + (frame - lo));
   gc_tctx_t *self = gc__tl_ctx;

@@ -20,23 +20,23 @@ typedef struct gc_stat_count {
   X(heap, "bytes mapped from the OS for the heap") \
   X(live, "bytes live after the last collection")
 
-#define CGC_STAT_COUNTERS(X)                                      \
-  X(allocated, "bytes handed to threads for allocation (never decreases)")         \
-  X(freed, "bytes released with gc_free")                        \
-  X(returned, "bytes given back to the OS")                      \
-  X(collections, "collections completed")                        \
-  X(pause_total_ns, "nanoseconds spent collecting")              \
-  X(pause_max_ns, "longest collection, ns")                      \
-  X(pause_last_ns, "latest collection, ns")                      \
-  X(mark_overflows, "times the mark stack overflowed")           \
-  X(mark_total_ns, "nanoseconds spent tracing (gc__mark_drain)")  \
-  X(mark_last_ns, "tracing time of the latest collection, ns")     \
-  X(parallel_marks, "collections marked by more than one marker") \
-  X(steals, "ranges a marker took from another marker's deque")  \
-  X(markers_last, "markers in the latest collection")            \
-  X(spans_swept, "spans swept lazily")                           \
-  X(spans_freed, "spans found empty and returned to the pool")   \
-  X(segments_mapped, "segments mapped")                          \
+#define CGC_STAT_COUNTERS(X)                                               \
+  X(allocated, "bytes handed to threads for allocation (never decreases)") \
+  X(freed, "bytes released with gc_free")                                  \
+  X(returned, "bytes given back to the OS")                                \
+  X(collections, "collections completed")                                  \
+  X(pause_total_ns, "nanoseconds spent collecting")                        \
+  X(pause_max_ns, "longest collection, ns")                                \
+  X(pause_last_ns, "latest collection, ns")                                \
+  X(mark_overflows, "times the mark stack overflowed")                     \
+  X(mark_total_ns, "nanoseconds spent tracing (gc__mark_drain)")           \
+  X(mark_last_ns, "tracing time of the latest collection, ns")             \
+  X(parallel_marks, "collections marked by more than one marker")          \
+  X(steals, "ranges a marker took from another marker's deque")            \
+  X(markers_last, "markers in the latest collection")                      \
+  X(spans_swept, "spans swept lazily")                                     \
+  X(spans_freed, "spans found empty and returned to the pool")             \
+  X(segments_mapped, "segments mapped")                                    \
   X(segments_unmapped, "segments unmapped")
 
 typedef struct gc_stats_internal {

@@ -72,7 +72,8 @@ static sigmask_fn_t real_pthread_sigmask, real_sigprocmask;
 /* glibc's own names for the functions, which its static library defines
  * strongly (the public names are weak aliases there): how a fully static
  * executable, where dlsym cannot look anything up, reaches them. */
-extern int __pthread_create_2_1(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *) __attribute__((weak));
+extern int __pthread_create_2_1(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *)
+    __attribute__((weak));
 extern int __pthread_setspecific(pthread_key_t, const void *) __attribute__((weak));
 extern int __pthread_key_delete(pthread_key_t) __attribute__((weak));
 extern int __pthread_sigmask(int, const sigset_t *, sigset_t *) __attribute__((weak));
@@ -102,14 +103,15 @@ void *gc__find_next(const char *name, void *ours, void *static_fallback) {
 static void resolve(void) {
   if (real_create != NULL) return;
   real_setspecific = (setspecific_fn_t)gc__find_next("pthread_setspecific", (void *)pthread_setspecific,
-                                                  (void *)__pthread_setspecific);
+                                                     (void *)__pthread_setspecific);
   real_key_delete = (key_delete_fn_t)gc__find_next("pthread_key_delete", (void *)pthread_key_delete,
-                                               (void *)__pthread_key_delete);
-  real_pthread_sigmask = (sigmask_fn_t)gc__find_next("pthread_sigmask", (void *)pthread_sigmask,
-                                                 (void *)__pthread_sigmask);
+                                                   (void *)__pthread_key_delete);
+  real_pthread_sigmask =
+      (sigmask_fn_t)gc__find_next("pthread_sigmask", (void *)pthread_sigmask, (void *)__pthread_sigmask);
   real_sigprocmask = (sigmask_fn_t)gc__find_next("sigprocmask", (void *)sigprocmask, (void *)__sigprocmask);
   gc__fence(); /* the others before real_create, which callers test */
-  real_create = (create_fn_t)gc__find_next("pthread_create", (void *)pthread_create, (void *)__pthread_create_2_1);
+  real_create =
+      (create_fn_t)gc__find_next("pthread_create", (void *)pthread_create, (void *)__pthread_create_2_1);
 }
 
 /* The stop signal must reach every registered thread: libraries often
@@ -134,7 +136,6 @@ void gc__stack_bounds_of_current_thread(uintptr_t *lo, uintptr_t *base, bool *ma
   *base = (uintptr_t)addr + size;
   *main_stack = getpid() == (pid_t)syscall(SYS_gettid);
 }
-
 
 static void link_locked(gc_tctx_t *t) {
   t->prev = NULL;

@@ -15,7 +15,7 @@
 /* Changed under the heap lock only; read by the collector with the world
  * stopped. */
 typedef struct gc_registry {
-  gc_tctx_t *threads;      /* all registered thread contexts */
+  gc_tctx_t *threads; /* all registered thread contexts */
   size_t nthreads;
   struct gc_stack *stacks; /* registered coroutine stacks (threads/stacks.c) */
   pthread_key_t tkey;      /* its destructor unregisters a thread at exit */

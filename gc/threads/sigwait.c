@@ -62,12 +62,12 @@ static const sigset_t *strip(const sigset_t *set, sigset_t *copy) {
 
 /* fn_: the real function, looked up on first use (idempotent; racing
  * callers store the same value). */
-#define REAL(type, name, fallback)                                                  \
-  static AO_t real_##name;                                                          \
-  type fn_ = (type)gc__load_acquire(&real_##name);                                  \
-  if (CGC_UNLIKELY(fn_ == NULL)) {                                                  \
-    fn_ = (type)gc__find_next(#name, (void *)name, (void *)(fallback));             \
-    gc__store_release(&real_##name, (AO_t)fn_);                                     \
+#define REAL(type, name, fallback)                                      \
+  static AO_t real_##name;                                              \
+  type fn_ = (type)gc__load_acquire(&real_##name);                      \
+  if (CGC_UNLIKELY(fn_ == NULL)) {                                      \
+    fn_ = (type)gc__find_next(#name, (void *)name, (void *)(fallback)); \
+    gc__store_release(&real_##name, (AO_t)fn_);                         \
   }
 
 /* Raw system calls, for fully static programs where dlsym finds nothing
@@ -82,8 +82,7 @@ static int sys_sigtimedwait(const sigset_t *set, siginfo_t *info, const struct t
 static int sys_sigwaitinfo(const sigset_t *set, siginfo_t *info) { return sys_sigtimedwait(set, info, NULL); }
 static int sys_sigwait(const sigset_t *set, int *sig) {
   int r;
-  while ((r = sys_sigtimedwait(set, NULL, NULL)) < 0 && errno == EINTR) {
-  }
+  while ((r = sys_sigtimedwait(set, NULL, NULL)) < 0 && errno == EINTR) {}
   if (r < 0) return errno;
   *sig = r;
   return 0;
@@ -92,7 +91,8 @@ static int sys_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *timeou
   struct timespec t, *tp = timeout != NULL ? (t = *timeout, &t) : NULL;
   return (int)syscall(SYS_ppoll, fds, n, tp, mask, KSIGSET);
 }
-static int sys_pselect(int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec *timeout, const sigset_t *mask) {
+static int sys_pselect(int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec *timeout,
+                       const sigset_t *mask) {
   struct timespec t, *tp = timeout != NULL ? (t = *timeout, &t) : NULL;
   struct {
     const sigset_t *set;

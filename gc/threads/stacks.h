@@ -12,8 +12,8 @@
 /* A registered coroutine stack (threads/stacks.c); gc_stack_t in cgc.h. */
 struct gc_stack {
   uintptr_t lo, hi;
-  uintptr_t saved_sp;       /* where it stopped when switched away (0: never ran) */
-  uint32_t scanned;         /* collection that scanned it last */
+  uintptr_t saved_sp; /* where it stopped when switched away (0: never ran) */
+  uint32_t scanned;   /* collection that scanned it last */
   struct gc_stack *next, *prev;
 };
 

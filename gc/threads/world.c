@@ -86,7 +86,8 @@ static void on_stop(int sig, siginfo_t *si, void *uc) {
      * stack, where that handler's frames and the registers of the code
      * it interrupted were saved (sigaltstack is async-signal-safe). */
     stack_t ss;
-    bool alt = (sp < t->stack_lo || sp >= t->stack_base) && sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK);
+    bool alt = (sp < t->stack_lo || sp >= t->stack_base) && sigaltstack(NULL, &ss) == 0 &&
+               (ss.ss_flags & SS_ONSTACK);
     t->stop_alt_lo = alt ? (uintptr_t)ss.ss_sp : 0;
     t->stop_alt_hi = alt ? (uintptr_t)ss.ss_sp + ss.ss_size : 0;
     gc__store_release_uint(&t->stop_seq, seq);
@@ -106,7 +107,7 @@ void gc__world_init(void) {
   memset(&sa, 0, sizeof sa);
   sa.sa_sigaction = on_stop;
   sa.sa_flags = SA_SIGINFO | SA_RESTART;
-  sigfillset(&sa.sa_mask); /* nothing else runs on top of a stopped thread ... */
+  sigfillset(&sa.sa_mask);         /* nothing else runs on top of a stopped thread ... */
   sigdelset(&sa.sa_mask, SIGSEGV); /* ... but synchronous faults still report */
   sigdelset(&sa.sa_mask, SIGBUS);
   sigdelset(&sa.sa_mask, SIGILL);
@@ -120,7 +121,8 @@ void gc__world_init(void) {
    * here, the cancellation is acted on once the handler returns. */
   sa.sa_mask.__val[(__SIGRTMIN - 1) / (8 * sizeof sa.sa_mask.__val[0])] |=
       1ul << ((__SIGRTMIN - 1) % (8 * sizeof sa.sa_mask.__val[0]));
-  if (sigaction(stop_signal, &sa, NULL) != 0) gc__fatal("cannot install the stop signal handler for signal %d", stop_signal);
+  if (sigaction(stop_signal, &sa, NULL) != 0)
+    gc__fatal("cannot install the stop signal handler for signal %d", stop_signal);
 }
 
 /* Send sig to registered thread t by its kernel thread id.  Not
@@ -149,8 +151,7 @@ static bool silent(const gc_tctx_t *t, const gc_tctx_t *self, unsigned seq) {
 }
 
 static void stop_others(void) {
-  while (sem_trywait(&acks) == 0) {
-  } /* answers the last stop did not need to wait for */
+  while (sem_trywait(&acks) == 0) {} /* answers the last stop did not need to wait for */
   unsigned seq = gc__load_uint(&stop_seq) + 1;
   gc__store_release_uint(&stop_seq, seq);
   gc_tctx_t *self = gc__tl_ctx;

@@ -57,8 +57,8 @@ Test(thread_churn, hundreds_of_short_lived_detached_threads, .timeout = 60.) {
   pthread_attr_destroy(&at);
   for (int i = 0; i < 20000 && atomic_load(&short_done) < N; i++) usleep(1000);
   cr_assert_eq(atomic_load(&short_done), N);
-  cr_assert(wait_nthreads(n0, 10), "%zu thread contexts left after every detached thread ended (expected %zu)",
-            nthreads(), n0);
+  cr_assert(wait_nthreads(n0, 10),
+            "%zu thread contexts left after every detached thread ended (expected %zu)", nthreads(), n0);
   churn_collect(3, 24);
   cr_log_info("%zu collections", collections() - c0);
   tl_ok(mine, 1000, 29000000, "main");
@@ -128,12 +128,13 @@ Test(thread_churn, cancelled_threads_holding_objects, .timeout = 30.) {
     cr_assert_eq(pthread_cancel(th[i]), 0);
     if (i % 8 == 0) gc_collect();
   }
-  for (unsigned i = 0; i < N; i++) cr_assert_eq(join(th[i]), PTHREAD_CANCELED, "thread %u was not cancelled", i);
+  for (unsigned i = 0; i < N; i++)
+    cr_assert_eq(join(th[i]), PTHREAD_CANCELED, "thread %u was not cancelled", i);
   atomic_store(&collector_stop, 1);
   join(col);
   cr_assert_eq(atomic_load(&cancel_cleanups), N);
-  cr_assert(wait_nthreads(n0, 10), "%zu thread contexts left after the cancelled threads ended (expected %zu)",
-            nthreads(), n0);
+  cr_assert(wait_nthreads(n0, 10),
+            "%zu thread contexts left after the cancelled threads ended (expected %zu)", nthreads(), n0);
   churn_collect(3, 26);
   tl_ok(mine, 500, 32000000, "main");
   ASSERT_NO_ERRORS();
@@ -175,8 +176,10 @@ Test(thread_churn, cancelling_a_stopped_thread_waits_for_the_restart, .timeout =
   gc__unlock();
   cr_assert_eq(rc, 0);
   cr_assert_eq(join(th), PTHREAD_CANCELED);
-  cr_assert_eq(ran_while_stopped, 0, "a stopped thread ran its cancellation cleanup handler while the world was stopped");
-  cr_assert(wait_nthreads(n0, 5), "the cancelled thread's context is left (%zu, expected %zu)", nthreads(), n0);
+  cr_assert_eq(ran_while_stopped, 0,
+               "a stopped thread ran its cancellation cleanup handler while the world was stopped");
+  cr_assert(wait_nthreads(n0, 5), "the cancelled thread's context is left (%zu, expected %zu)", nthreads(),
+            n0);
   churn_collect(3, 27); /* would wait for ever on a thread left with the stop signal blocked */
 }
 
@@ -233,19 +236,15 @@ static void *exits_soon(void *arg) {
   build_on(&l, 10, 33000000 + i * 100);
   tl_ok(l, 10, 33000000 + i * 100, "thread exiting during collections");
   switch (i % 5) {
-  case 0:
-    gc_unregister_thread();
-    break;
+  case 0: gc_unregister_thread(); break;
   case 1:
     gc_unregister_thread();
     build_on(&l, 5, 33000000 + i * 100 + 50); /* registers again */
     if (!gc_thread_is_registered()) terr("allocating did not register the thread again");
     tl_ok(l, 5, 33000000 + i * 100 + 50, "re-registered thread");
     break;
-  case 2:
-    pthread_exit(NULL);
-  default:
-    break;
+  case 2: pthread_exit(NULL);
+  default: break;
   }
   return NULL;
 }

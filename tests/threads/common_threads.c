@@ -81,14 +81,14 @@ bool tn_ok(const t_node *n, uint64_t id, const char *where) {
     return false;
   }
   if (n->id != id || n->size < sizeof *n || gc_size(n) < n->size) {
-    terr("%s: node at %p: header corrupted (id %llu, expected %llu; size %zu, gc_size %zu)", where, (const void *)n,
-         (unsigned long long)n->id, (unsigned long long)id, n->size, gc_size(n));
+    terr("%s: node at %p: header corrupted (id %llu, expected %llu; size %zu, gc_size %zu)", where,
+         (const void *)n, (unsigned long long)n->id, (unsigned long long)id, n->size, gc_size(n));
     return false;
   }
   long bad = t_bad((const char *)n + sizeof *n, n->size - sizeof *n, id);
   if (bad >= 0) {
-    terr("%s: node %llu at %p (%zu bytes) corrupted at offset %zu", where, (unsigned long long)id, (const void *)n,
-         n->size, (size_t)bad + sizeof *n);
+    terr("%s: node %llu at %p (%zu bytes) corrupted at offset %zu", where, (unsigned long long)id,
+         (const void *)n, n->size, (size_t)bad + sizeof *n);
     return false;
   }
   return true;
@@ -99,7 +99,8 @@ T_NOINLINE bool tl_ok(const t_node *head, size_t count, uint64_t idbase, const c
   for (size_t i = 0; i < count; i++, n = n->next)
     if (!tn_ok(n, idbase + i, where)) return false;
   if (n != NULL) {
-    terr("%s: list of %zu nodes (ids from %llu) is longer than expected", where, count, (unsigned long long)idbase);
+    terr("%s: list of %zu nodes (ids from %llu) is longer than expected", where, count,
+         (unsigned long long)idbase);
     return false;
   }
   return true;
@@ -146,9 +147,11 @@ static T_NOINLINE void clobber_scratch_registers(void) {
       "pxor %%xmm0, %%xmm0\n\tpxor %%xmm1, %%xmm1\n\tpxor %%xmm2, %%xmm2\n\tpxor %%xmm3, %%xmm3\n\t"
       "pxor %%xmm4, %%xmm4\n\tpxor %%xmm5, %%xmm5\n\tpxor %%xmm6, %%xmm6\n\tpxor %%xmm7, %%xmm7\n\t"
       "pxor %%xmm8, %%xmm8\n\tpxor %%xmm9, %%xmm9\n\tpxor %%xmm10, %%xmm10\n\tpxor %%xmm11, %%xmm11\n\t"
-      "pxor %%xmm12, %%xmm12\n\tpxor %%xmm13, %%xmm13\n\tpxor %%xmm14, %%xmm14\n\tpxor %%xmm15, %%xmm15\n\t" ::
-          : "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4",
-            "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "memory");
+      "pxor %%xmm12, %%xmm12\n\tpxor %%xmm13, %%xmm13\n\tpxor %%xmm14, %%xmm14\n\tpxor %%xmm15, "
+      "%%xmm15\n\t" ::
+          : "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "xmm0", "xmm1", "xmm2", "xmm3",
+            "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14",
+            "xmm15", "memory");
 }
 
 /* Drop every stale copy the calling thread may hold below its live frames

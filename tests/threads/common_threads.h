@@ -46,7 +46,7 @@ extern atomic_int err_count;
 
 void terr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-#define ASSERT_NO_ERRORS()                                                                        \
+#define ASSERT_NO_ERRORS()                                                            \
   cr_assert_eq(atomic_load(&err_count), 0, "%d failure(s) in threads; the first: %s", \
                atomic_load(&err_count), err_msg)
 
@@ -135,10 +135,10 @@ typedef struct {
 void run_child_scenario(const child_scenario_t *scenarios, size_t n);
 
 /* A child process (t_run_child, common.h) exited with status 0. */
-#define ASSERT_CHILD_EXIT0(res, what)                                                                  \
-  cr_assert(WIFEXITED((res)->status) && WEXITSTATUS((res)->status) == 0,                               \
-            "%s: child %s %d\nstdout:\n%s\nstderr:\n%s", (what),                                       \
-            WIFEXITED((res)->status) ? "exited with" : "killed by signal",                             \
+#define ASSERT_CHILD_EXIT0(res, what)                                                                    \
+  cr_assert(WIFEXITED((res)->status) && WEXITSTATUS((res)->status) == 0,                                 \
+            "%s: child %s %d\nstdout:\n%s\nstderr:\n%s", (what),                                         \
+            WIFEXITED((res)->status) ? "exited with" : "killed by signal",                               \
             WIFEXITED((res)->status) ? WEXITSTATUS((res)->status) : WTERMSIG((res)->status), (res)->out, \
             (res)->err)
 

@@ -39,8 +39,10 @@ static T_NOINLINE int fork_child_body(const t_node *inherited, size_t count, uin
     tl_ok(mine, 500, 40000000, "fork child: new data after collections");
   }
   pthread_t th;
-  if (pthread_create(&th, NULL, child_side_thread, NULL) != 0) terr("fork child: pthread_create failed");
-  else pthread_join(th, NULL);
+  if (pthread_create(&th, NULL, child_side_thread, NULL) != 0)
+    terr("fork child: pthread_create failed");
+  else
+    pthread_join(th, NULL);
   gc_collect();
   if (!gc__heap_is_valid()) terr("fork child: heap invariants broken");
   return child_report();
@@ -88,7 +90,8 @@ Test(fork, child_of_a_multithreaded_program, .timeout = 60.) {
     int st;
     cr_assert_eq(waitpid(pid, &st, 0), pid);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "fork child #%d: %s %d", i,
-              WIFEXITED(st) ? "exit status" : "killed by signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+              WIFEXITED(st) ? "exit status" : "killed by signal",
+              WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
     tl_ok(mine, 2000, 43000000, "fork parent: main after a fork");
   }
   pthread_t f = spawn(forks_from_a_thread, NULL);

@@ -61,7 +61,8 @@ static T_NOINLINE void xf_consume(unsigned me, uint64_t *rs) {
   for (size_t k = 0; k < nt; k++) {
     t_node *n = take[k];
     uint64_t id = n->id, producer = id >> 40;
-    if (producer == 0 || producer > XF_THREADS || producer == me + 1) terr("gc_free table: bad id %llx", (unsigned long long)id);
+    if (producer == 0 || producer > XF_THREADS || producer == me + 1)
+      terr("gc_free table: bad id %llx", (unsigned long long)id);
     if (!tn_ok(n, id, "object handed over for gc_free")) return;
     size_t sz = gc_size(n);
     gc_free(n);
@@ -94,14 +95,16 @@ Test(gc_free, many_threads_free_each_others_objects, .timeout = 60.) {
   join(col);
   ASSERT_NO_ERRORS();
   gc_stats_t s1 = t_stats();
-  cr_assert_gt(atomic_load(&xf_freed_objs), XF_THREADS * XF_ITERS * XF_BATCH / 2, "only %lu objects were freed",
-               atomic_load(&xf_freed_objs));
-  cr_assert_eq(s1.freed_bytes - s0.freed_bytes, atomic_load(&xf_freed_bytes), "freed_bytes counts %zu, the threads freed %lu",
-               s1.freed_bytes - s0.freed_bytes, atomic_load(&xf_freed_bytes));
+  cr_assert_gt(atomic_load(&xf_freed_objs), XF_THREADS * XF_ITERS * XF_BATCH / 2,
+               "only %lu objects were freed", atomic_load(&xf_freed_objs));
+  cr_assert_eq(s1.freed_bytes - s0.freed_bytes, atomic_load(&xf_freed_bytes),
+               "freed_bytes counts %zu, the threads freed %lu", s1.freed_bytes - s0.freed_bytes,
+               atomic_load(&xf_freed_bytes));
   cr_assert_gt(s1.collections - s0.collections, 5);
   t_collect();
   xtable_t *xt = g_xt;
-  for (size_t i = 0; i < xt->n; i++) cr_assert(tn_ok(xt->v[i], xt->v[i]->id, "left in the table"), "%s", err_msg);
+  for (size_t i = 0; i < xt->n; i++)
+    cr_assert(tn_ok(xt->v[i], xt->v[i]->id, "left in the table"), "%s", err_msg);
   T_ASSERT_HEAP_VALID();
   cr_log_info("%lu objects freed across threads, %zu collections", atomic_load(&xf_freed_objs),
               s1.collections - s0.collections);
@@ -123,8 +126,7 @@ static atomic_int df_arrived;
 
 static void *free_after_barrier(void *p) {
   atomic_fetch_add(&df_arrived, 1);
-  while (atomic_load(&df_arrived) < 2) {
-  }
+  while (atomic_load(&df_arrived) < 2) {}
   gc_free(p);
   return NULL;
 }
@@ -156,15 +158,18 @@ static int df_twice_seen; /* deaths in the CAS ("freed twice") */
 static void assert_double_free_death(const char *scenario) {
   t_child_t *res = t_run_child(scenario, NULL);
   cr_assert(WIFSIGNALED(res->status) && WTERMSIG(res->status) == SIGABRT,
-            "%s: the child did not abort (status %#x)\nstdout:\n%s\nstderr:\n%s", scenario, res->status, res->out,
-            res->err);
+            "%s: the child did not abort (status %#x)\nstdout:\n%s\nstderr:\n%s", scenario, res->status,
+            res->out, res->err);
   void *p = NULL, *keep = NULL;
   cr_assert_eq(sscanf(res->out, "p=%p keep=%p", &p, &keep), 2, "bad child output: %s", res->out);
   char needle[64];
   snprintf(needle, sizeof needle, "gc_free(%p)", p);
-  cr_assert_not_null(strstr(res->err, needle), "%s: the diagnostic does not name %s:\n%s", scenario, needle, res->err);
-  cr_assert_not_null(strstr(res->err, "not a live cgc object"), "%s: unexpected diagnostic:\n%s", scenario, res->err);
-  cr_assert_not_null(strstr(res->err, "freed"), "%s: the diagnostic does not say freed:\n%s", scenario, res->err);
+  cr_assert_not_null(strstr(res->err, needle), "%s: the diagnostic does not name %s:\n%s", scenario, needle,
+                     res->err);
+  cr_assert_not_null(strstr(res->err, "not a live cgc object"), "%s: unexpected diagnostic:\n%s", scenario,
+                     res->err);
+  cr_assert_not_null(strstr(res->err, "freed"), "%s: the diagnostic does not say freed:\n%s", scenario,
+                     res->err);
   if (strstr(res->err, "freed twice")) df_twice_seen++;
   free(res);
 }

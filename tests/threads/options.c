@@ -80,8 +80,8 @@ Test(options, cgc_signal, .timeout = 60.) {
     ASSERT_CHILD_EXIT0(res, what);
     int sig = -1, installed = -1, restart = -1, pwr_default = -1;
     size_t coll = 0;
-    cr_assert_eq(sscanf(res->out, "signal=%d installed=%d restart=%d pwr_default=%d collections=%zu", &sig, &installed,
-                        &restart, &pwr_default, &coll),
+    cr_assert_eq(sscanf(res->out, "signal=%d installed=%d restart=%d pwr_default=%d collections=%zu", &sig,
+                        &installed, &restart, &pwr_default, &coll),
                  5, "%s: bad child output: %s", what, res->out);
     cr_assert_eq(sig, c->expect, "%s: cgc uses signal %d, expected %d", what, sig, c->expect);
     cr_assert_eq(installed, 1, "%s: no SA_SIGINFO handler on signal %d", what, sig);
@@ -89,7 +89,8 @@ Test(options, cgc_signal, .timeout = 60.) {
     if (c->expect != SIGPWR) cr_assert_eq(pwr_default, 1, "%s: SIGPWR was touched", what);
     cr_assert_geq(coll, 15, "%s", what);
     if (c->invalid) {
-      cr_assert_not_null(strstr(res->err, "CGC_SIGNAL"), "%s: the invalid value was not reported:\n%s", what, res->err);
+      cr_assert_not_null(strstr(res->err, "CGC_SIGNAL"), "%s: the invalid value was not reported:\n%s", what,
+                         res->err);
     } else {
       cr_assert_eq(res->err_len, 0, "%s: unexpected messages:\n%s", what, res->err);
     }

@@ -47,7 +47,8 @@ Test(registration, registered_from_first_instruction_and_start_arg_is_a_root, .t
   forget();
   churn_collect(5, 9); /* the child may still be starting */
   sem_wait_nointr(&s_started);
-  cr_assert_eq(atomic_load(&first_insn_registered), 1, "gc_thread_is_registered() is 0 in a new thread's start routine");
+  cr_assert_eq(atomic_load(&first_insn_registered), 1,
+               "gc_thread_is_registered() is 0 in a new thread's start routine");
   churn_collect(15, 10);
   sem_post(&s_go);
   join(th);
@@ -71,7 +72,8 @@ Test(registration, failed_pthread_create_leaves_no_context, .timeout = 30.) {
   int rc = pthread_create(&th, &at, never_runs, gc_malloc(64));
   pthread_attr_destroy(&at);
   cr_assert_neq(rc, 0, "a thread with a 64 TiB stack was created");
-  cr_assert_eq(nthreads(), n0, "a failed pthread_create left a thread context (%zu, expected %zu)", nthreads(), n0);
+  cr_assert_eq(nthreads(), n0, "a failed pthread_create left a thread context (%zu, expected %zu)",
+               nthreads(), n0);
   churn_collect(3, 32);
   ASSERT_NO_ERRORS();
 }
@@ -117,7 +119,9 @@ static void *check_arg_soon(void *arg) {
   return NULL;
 }
 
-static T_NOINLINE pthread_t spawn_small(uint64_t base) { return spawn_with_fresh_list(check_arg_soon, 4, base); }
+static T_NOINLINE pthread_t spawn_small(uint64_t base) {
+  return spawn_with_fresh_list(check_arg_soon, 4, base);
+}
 
 Test(registration, start_arg_under_continuous_collection, .timeout = 60.) {
   gc_init();
@@ -189,7 +193,8 @@ static void *foreign_allocates(void *arg) {
   t_node *volatile head;
   build_on(&head, 300, 16000000); /* the first allocation registers it */
   int after = gc_thread_is_registered();
-  if (before != 0 || after != 1) terr("foreign thread: registered %d before, %d after its first allocation", before, after);
+  if (before != 0 || after != 1)
+    terr("foreign thread: registered %d before, %d after its first allocation", before, after);
   let_go();
   sem_post(&s_ready);
   sem_wait_nointr(&s_go);
@@ -210,7 +215,8 @@ Test(registration, foreign_thread_registered_by_first_allocation, .timeout = 30.
   churn_collect(20, 14);
   sem_post(&s_go);
   cr_assert_eq(pthread_join(th, NULL), 0);
-  cr_assert(wait_nthreads(n0, 5), "the foreign thread's context outlived it (%zu, expected %zu)", nthreads(), n0);
+  cr_assert(wait_nthreads(n0, 5), "the foreign thread's context outlived it (%zu, expected %zu)", nthreads(),
+            n0);
   churn_collect(2, 15);
   ASSERT_NO_ERRORS();
 }

@@ -53,7 +53,8 @@ static T_NOINLINE void spin_with_heads_in_registers(t_node **slots) {
       "mov 16(%%rdi), %%r13\n\t"
       "mov 24(%%rdi), %%r14\n\t"
       "mov 32(%%rdi), %%r15\n\t"
-      "movq $0, 0(%%rdi)\n\tmovq $0, 8(%%rdi)\n\tmovq $0, 16(%%rdi)\n\tmovq $0, 24(%%rdi)\n\tmovq $0, 32(%%rdi)\n\t"
+      "movq $0, 0(%%rdi)\n\tmovq $0, 8(%%rdi)\n\tmovq $0, 16(%%rdi)\n\tmovq $0, 24(%%rdi)\n\tmovq $0, "
+      "32(%%rdi)\n\t"
       "xor %%eax, %%eax\n\txor %%ecx, %%ecx\n\txor %%r8d, %%r8d\n\txor %%r9d, %%r9d\n\t"
       "xor %%r10d, %%r10d\n\txor %%r11d, %%r11d\n\t"
       "pxor %%xmm0, %%xmm0\n\tpxor %%xmm1, %%xmm1\n\tpxor %%xmm2, %%xmm2\n\tpxor %%xmm3, %%xmm3\n\t"
@@ -71,9 +72,9 @@ static T_NOINLINE void spin_with_heads_in_registers(t_node **slots) {
       "mov %%r15, 32(%%rdi)\n\t"
       :
       : "D"(slots), "S"(&regs_ready), "d"(&regs_go)
-      : "rax", "rbx", "rcx", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "xmm0", "xmm1", "xmm2", "xmm3",
-        "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15",
-        "memory", "cc");
+      : "rax", "rbx", "rcx", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "xmm0", "xmm1", "xmm2",
+        "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14",
+        "xmm15", "memory", "cc");
 }
 
 static T_NOINLINE void fill_slots(t_node **slots, int n, uint64_t base) {
@@ -108,7 +109,8 @@ static __thread uint64_t tls_base;
 static T_NOINLINE void tls_fill(uint64_t base) {
   tls_base = base;
   tls_head = tl_new(300, base);
-  for (int i = 0; i < 64; i++) tls_array[i] = tn_new(base + 1000 + (uint64_t)i, tsize(base + 1000 + (uint64_t)i));
+  for (int i = 0; i < 64; i++)
+    tls_array[i] = tn_new(base + 1000 + (uint64_t)i, tsize(base + 1000 + (uint64_t)i));
 }
 
 static T_NOINLINE void tls_check(const char *where) {
@@ -171,7 +173,8 @@ static void libtls_open(void) {
 /* Is p in the calling thread's static TLS area (where the TLS of the
  * executable and of the libraries loaded at start lives)?  -1: unknown. */
 static int in_static_tls(const void *p) {
-  void (*info)(size_t *, size_t *) = (void (*)(size_t *, size_t *))dlsym(RTLD_DEFAULT, "_dl_get_tls_static_info");
+  void (*info)(size_t *, size_t *) =
+      (void (*)(size_t *, size_t *))dlsym(RTLD_DEFAULT, "_dl_get_tls_static_info");
   if (info == NULL) return -1;
   size_t size, align;
   info(&size, &align);
@@ -290,7 +293,8 @@ static void create_keys(void) {
 
 static T_NOINLINE void specific_fill(uint64_t base) {
   for (int i = 0; i < NKEYS_T; i++)
-    if (pthread_setspecific(g_keys[i], tl_new(40, base + (uint64_t)i * 100)) != 0) terr("pthread_setspecific failed");
+    if (pthread_setspecific(g_keys[i], tl_new(40, base + (uint64_t)i * 100)) != 0)
+      terr("pthread_setspecific failed");
 }
 
 static T_NOINLINE void specific_check(uint64_t base, const char *where) {
@@ -348,11 +352,13 @@ Test(thread_roots, setspecific_values, .timeout = 30.) {
   cr_assert(shadow_clear(), "pthread_key_delete left values in the main thread's shadow");
   sem_post(&s_go);
   join(th);
-  cr_assert_eq(atomic_load(&spec_thread_shadow_clear), 1, "pthread_key_delete left values in another thread's shadow");
+  cr_assert_eq(atomic_load(&spec_thread_shadow_clear), 1,
+               "pthread_key_delete left values in another thread's shadow");
   churn_collect(3, 7);
   size_t live = t_count_live_hidden(hidden, NKEYS_T);
-  cr_assert_leq(live, NKEYS_T / 4, "%zu of %d values of deleted keys are still alive: the shadow still roots them",
-                live, NKEYS_T);
+  cr_assert_leq(live, NKEYS_T / 4,
+                "%zu of %d values of deleted keys are still alive: the shadow still roots them", live,
+                NKEYS_T);
   ASSERT_NO_ERRORS();
   T_ASSERT_HEAP_VALID();
 }
@@ -394,6 +400,7 @@ Test(thread_roots, setspecific_value_during_its_destructor, .timeout = 30.) {
   join(th);
   cr_assert_eq(atomic_load(&dtor_ran), 1);
   ASSERT_NO_ERRORS();
-  cr_assert_eq(atomic_load(&dtor_registered), 1, "a thread is not registered any more while key destructors run");
+  cr_assert_eq(atomic_load(&dtor_registered), 1,
+               "a thread is not registered any more while key destructors run");
   T_ASSERT_HEAP_VALID();
 }

@@ -90,13 +90,15 @@ Test(signals, read_on_a_pipe_restarts_across_collections, .timeout = 30.) {
   cr_assert_not_null(t);
   unsigned acked0 = t->stop_seq;
   churn_collect(50, 19);
-  cr_assert_eq(atomic_load(&r.done), 0, "read() returned during the collections: %zd (errno %d: %s)", r.result, r.err,
-               strerror(r.err));
-  cr_assert_geq(t->stop_seq - acked0, 50, "the reader was not stopped by every collection (%u)", t->stop_seq - acked0);
+  cr_assert_eq(atomic_load(&r.done), 0, "read() returned during the collections: %zd (errno %d: %s)",
+               r.result, r.err, strerror(r.err));
+  cr_assert_geq(t->stop_seq - acked0, 50, "the reader was not stopped by every collection (%u)",
+                t->stop_seq - acked0);
   wait_blocked_in(atomic_load(&r.tid), SYS_read); /* back in read() once its stop handler returned */
   cr_assert_eq(write(p[1], "hello, cgc", 10), 10);
   join(th);
-  cr_assert_eq(r.result, 10, "read returned %zd (errno %d: %s) after collections", r.result, r.err, strerror(r.err));
+  cr_assert_eq(r.result, 10, "read returned %zd (errno %d: %s) after collections", r.result, r.err,
+               strerror(r.err));
   cr_assert_str_eq(r.buf, "hello, cgc");
   close(p[0]);
   close(p[1]);
@@ -162,7 +164,8 @@ static void *blocks_everything(void *arg) {
   pthread_sigmask(SIG_BLOCK, NULL, &cur);
   int sig = gc__world_signal();
   if (sigismember(&cur, sig)) terr("mode %d: the stop signal is reported blocked", how);
-  if (!sigismember(&cur, SIGUSR1) || !sigismember(&cur, SIGINT)) terr("mode %d: other signals are not blocked", how);
+  if (!sigismember(&cur, SIGUSR1) || !sigismember(&cur, SIGINT))
+    terr("mode %d: other signals are not blocked", how);
   if (kernel_blocks(gettid_(), sig)) terr("mode %d: the kernel's mask blocks the stop signal", how);
   if (!kernel_blocks(gettid_(), SIGUSR1)) terr("mode %d: the kernel's mask does not block SIGUSR1", how);
   t_node *volatile mine;
@@ -201,10 +204,21 @@ Test(signals, threads_blocking_every_signal_are_still_stopped, .timeout = 30.) {
  * (the polling calls would otherwise wait out their 20 s timeout, the
  * others for ever) and the sigwait family must get SIGUSR1, never the
  * stop signal. */
-enum { W_SIGSUSPEND, W_SIGWAIT, W_SIGWAITINFO, W_SIGTIMEDWAIT, W_PPOLL, W_PSELECT, W_EPOLL_PWAIT, W_EPOLL_PWAIT2, W_N };
-static const long w_syscall[W_N] = {SYS_rt_sigsuspend, SYS_rt_sigtimedwait, SYS_rt_sigtimedwait, SYS_rt_sigtimedwait,
-                                    SYS_ppoll,         SYS_pselect6,        SYS_epoll_pwait,     SYS_epoll_pwait2};
-static const char *const w_name[W_N] = {"sigsuspend", "sigwait",  "sigwaitinfo", "sigtimedwait",
+enum {
+  W_SIGSUSPEND,
+  W_SIGWAIT,
+  W_SIGWAITINFO,
+  W_SIGTIMEDWAIT,
+  W_PPOLL,
+  W_PSELECT,
+  W_EPOLL_PWAIT,
+  W_EPOLL_PWAIT2,
+  W_N
+};
+static const long w_syscall[W_N] = {SYS_rt_sigsuspend,   SYS_rt_sigtimedwait, SYS_rt_sigtimedwait,
+                                    SYS_rt_sigtimedwait, SYS_ppoll,           SYS_pselect6,
+                                    SYS_epoll_pwait,     SYS_epoll_pwait2};
+static const char *const w_name[W_N] = {"sigsuspend", "sigwait", "sigwaitinfo", "sigtimedwait",
                                         "ppoll",      "pselect", "epoll_pwait", "epoll_pwait2"};
 static atomic_int w_tid[W_N], w_got[W_N], w_usr1;
 static int w_pipe[2];
@@ -226,20 +240,16 @@ static int masked_wait(int k, const sigset_t *all) {
     while (!atomic_load(&w_usr1)) sigsuspend(&m);
     return SIGUSR1;
   }
-  case W_SIGWAIT:
-    return sigwait(all, &got) == 0 ? got : -1;
+  case W_SIGWAIT: return sigwait(all, &got) == 0 ? got : -1;
   case W_SIGWAITINFO:
-    while ((got = sigwaitinfo(all, &si)) < 0 && errno == EINTR) {
-    }
+    while ((got = sigwaitinfo(all, &si)) < 0 && errno == EINTR) {}
     return got;
   case W_SIGTIMEDWAIT:
-    while ((got = sigtimedwait(all, &si, &tmo)) < 0 && errno == EINTR) {
-    }
+    while ((got = sigtimedwait(all, &si, &tmo)) < 0 && errno == EINTR) {}
     return got;
   case W_PPOLL: {
     struct pollfd pf = {.fd = w_pipe[0], .events = POLLIN};
-    while ((got = ppoll(&pf, 1, &tmo, all)) < 0 && errno == EINTR) {
-    }
+    while ((got = ppoll(&pf, 1, &tmo, all)) < 0 && errno == EINTR) {}
     return got;
   }
   case W_PSELECT:
@@ -253,9 +263,9 @@ static int masked_wait(int k, const sigset_t *all) {
     int ep = epoll_create1(0);
     struct epoll_event ev = {.events = EPOLLIN}, out;
     epoll_ctl(ep, EPOLL_CTL_ADD, w_pipe[0], &ev);
-    while ((got = k == W_EPOLL_PWAIT ? epoll_pwait(ep, &out, 1, 20000, all) : epoll_pwait2(ep, &out, 1, &tmo, all)) < 0 &&
-           errno == EINTR) {
-    }
+    while ((got = k == W_EPOLL_PWAIT ? epoll_pwait(ep, &out, 1, 20000, all)
+                                     : epoll_pwait2(ep, &out, 1, &tmo, all)) < 0 &&
+           errno == EINTR) {}
     close(ep);
     return got;
   }
@@ -290,7 +300,8 @@ Test(signals, calls_with_their_own_masks_do_not_hold_up_or_swallow_stops, .timeo
   uint64_t t0 = gc__now_ns();
   churn_collect(10, 23);
   uint64_t ms = (gc__now_ns() - t0) / 1000000;
-  cr_assert_lt(ms, 10000, "10 collections took %llu ms with threads waiting under full masks", (unsigned long long)ms);
+  cr_assert_lt(ms, 10000, "10 collections took %llu ms with threads waiting under full masks",
+               (unsigned long long)ms);
   /* each is still waiting: back in its call once the stop handler returned
    * (a read right after the collection can catch one on its way back) */
   for (int k = 0; k < W_N; k++) wait_blocked_in(atomic_load(&w_tid[k]), w_syscall[k]);
@@ -298,10 +309,11 @@ Test(signals, calls_with_their_own_masks_do_not_hold_up_or_swallow_stops, .timeo
   cr_assert_eq(write(w_pipe[1], "x", 1), 1);
   for (int k = 0; k < W_N; k++) join(th[k]);
   for (int k = W_SIGSUSPEND; k <= W_SIGTIMEDWAIT; k++)
-    cr_assert_eq(atomic_load(&w_got[k]), SIGUSR1, "%s returned %d, not SIGUSR1 (the stop signal is %d)", w_name[k],
-                 atomic_load(&w_got[k]), gc__world_signal());
+    cr_assert_eq(atomic_load(&w_got[k]), SIGUSR1, "%s returned %d, not SIGUSR1 (the stop signal is %d)",
+                 w_name[k], atomic_load(&w_got[k]), gc__world_signal());
   for (int k = W_PPOLL; k < W_N; k++)
-    cr_assert_eq(atomic_load(&w_got[k]), 1, "%s returned %d, not the pipe", w_name[k], atomic_load(&w_got[k]));
+    cr_assert_eq(atomic_load(&w_got[k]), 1, "%s returned %d, not the pipe", w_name[k],
+                 atomic_load(&w_got[k]));
   close(w_pipe[0]);
   close(w_pipe[1]);
   ASSERT_NO_ERRORS();
@@ -344,9 +356,11 @@ Test(signals, stray_stop_signal_is_not_an_answer, .timeout = 30.) {
   unsigned acked1 = t->stop_seq;
   atomic_store(&rawblock_go, 1);
   join(th);
-  cr_assert_neq(acked1, acked0,
-                "a collection ended after %.0f ms without the thread that blocks the stop signal answering: a stray "
-                "stop signal was counted as its answer", ms);
+  cr_assert_neq(
+      acked1, acked0,
+      "a collection ended after %.0f ms without the thread that blocks the stop signal answering: a stray "
+      "stop signal was counted as its answer",
+      ms);
   churn_collect(3, 30);
 }
 

@@ -40,7 +40,7 @@ enum { ST_SLOTS = 4, TABLE_MAX = 1024 };
 static table_t *volatile g_table; /* gc_malloc'ed; its only root */
 static pthread_mutex_t g_table_mu = PTHREAD_MUTEX_INITIALIZER;
 static atomic_uint_least64_t g_ids = (uint64_t)1 << 36;
-static atomic_int st_pending;   /* stress threads not finished */
+static atomic_int st_pending; /* stress threads not finished */
 static atomic_ulong st_spawned, st_freed, st_taken;
 static __thread lref_t tls_lists[ST_SLOTS];
 
@@ -53,7 +53,9 @@ static T_NOINLINE void lr_new(lref_t *r, uint64_t *rs) {
   r->head = tl_new(c, r->idbase);
 }
 
-static T_NOINLINE bool lr_ok(const lref_t *r, const char *where) { return tl_ok(r->head, r->count, r->idbase, where); }
+static T_NOINLINE bool lr_ok(const lref_t *r, const char *where) {
+  return tl_ok(r->head, r->count, r->idbase, where);
+}
 
 /* Replace node k with a fresh copy (same id); the old one is garbage or,
  * one time in three, gc_free'd. */
@@ -192,25 +194,15 @@ static void *stress_worker(void *arg) {
     lref_t *r = where < ST_SLOTS ? &stk[where] : &tls_lists[where - ST_SLOTS];
     switch (t_rand(&rs) % 16) {
     case 0:
-    case 1:
-      lr_new(r, &rs);
-      break;
+    case 1: lr_new(r, &rs); break;
     case 2:
-    case 3:
-      lr_ok(r, where < ST_SLOTS ? "worker stack list" : "worker __thread list");
-      break;
-    case 4:
-      lr_replace(r, &rs);
-      break;
-    case 5:
-      lr_prepend(r);
-      break;
+    case 3: lr_ok(r, where < ST_SLOTS ? "worker stack list" : "worker __thread list"); break;
+    case 4: lr_replace(r, &rs); break;
+    case 5: lr_prepend(r); break;
     case 6:
       if (t_rand(&rs) % 4 == 0) lr_truncate(r);
       break;
-    case 7:
-      lr_pop_free(r);
-      break;
+    case 7: lr_pop_free(r); break;
     case 8:
     case 9:
       if (lr_ok(r, "list put into the table")) table_put(r);
@@ -221,9 +213,7 @@ static void *stress_worker(void *arg) {
       if (table_take(&tmp, &rs) && lr_ok(&tmp, "list taken from the table")) *r = tmp;
       break;
     }
-    case 12:
-      th_churn(32 * T_KiB, rs);
-      break;
+    case 12: th_churn(32 * T_KiB, rs); break;
     case 13:
       if (t_rand(&rs) % 3 == 0 && lr_ok(r, "list handed to a helper")) spawn_helper(r);
       break;
@@ -235,8 +225,10 @@ static void *stress_worker(void *arg) {
       }
       break;
     default:
-      if (t_rand(&rs) % 16 == 0) gc_collect();
-      else sched_yield();
+      if (t_rand(&rs) % 16 == 0)
+        gc_collect();
+      else
+        sched_yield();
       break;
     }
   }
@@ -311,12 +303,15 @@ static void stress_mt(int rounds, int ops, uint64_t seed) {
     snprintf(when, sizeof when, "table after round %d", round);
     size_t nodes = verify_table(when);
     if (nodes > max_nodes) max_nodes = nodes;
-    cr_assert(wait_nthreads(n0, 10), "round %d: %zu thread contexts left (expected %zu)", round, nthreads(), n0);
+    cr_assert(wait_nthreads(n0, 10), "round %d: %zu thread contexts left (expected %zu)", round, nthreads(),
+              n0);
     T_ASSERT_HEAP_VALID();
   }
   size_t coll = collections() - c0;
-  cr_log_info("%d rounds: %zu collections, %lu helpers, %lu hand-overs through the table, %lu gc_free, table peak %zu nodes",
-              rounds, coll, atomic_load(&st_spawned), atomic_load(&st_taken), atomic_load(&st_freed), max_nodes);
+  cr_log_info("%d rounds: %zu collections, %lu helpers, %lu hand-overs through the table, %lu gc_free, table "
+              "peak %zu nodes",
+              rounds, coll, atomic_load(&st_spawned), atomic_load(&st_taken), atomic_load(&st_freed),
+              max_nodes);
   cr_assert_gt(coll, (size_t)rounds * 5);
   cr_assert_gt(atomic_load(&st_taken), 50);
   cr_assert_gt(max_nodes, 500, "the table stayed trivially small");
