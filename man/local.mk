@@ -3,7 +3,7 @@
 # The API reference: man pages written by hand in roff (man(7) macros)
 # from include/cgc.h, one page per group of functions, plus a .so link
 # page for every other function name, and cgc(7) for the CGC_*
-# environment variables (gc/options.h).  dist_man_MANS installs them under
+# environment variables (gc/base/options.h).  dist_man_MANS installs them under
 # $(mandir)/man3 and $(mandir)/man7 and ships them in the tarball.
 # tools/check-man.sh checks that every CGC_API function has a page and
 # that each page renders without warnings.

@@ -4,7 +4,7 @@
 #   1. every public function (declared CGC_API in include/cgc.h) has a man
 #      page named after it: man/man3/NAME.3 whose .TH is NAME, or a .so
 #      link page to a page that lists NAME in its NAME section;
-#   2. every CGC_* option of CGC_OPTION_TABLE (gc/options.h) is described
+#   2. every CGC_* option of CGC_OPTION_TABLE (gc/base/options.h) is described
 #      in man/man7/cgc.7;
 #   3. man/local.mk installs exactly the pages under man/;
 #   4. every page renders without a warning, with groff -man -ww and with
@@ -57,11 +57,11 @@ done
 
 # ---- 2. every option in cgc(7) ------------------------------------------------
 nopts=0
-for o in $(sed -n 's/^[[:space:]]*X(\([A-Z_]*\),.*/\1/p' gc/options.h); do
+for o in $(sed -n 's/^[[:space:]]*X(\([A-Z_]*\),.*/\1/p' gc/base/options.h); do
   nopts=$((nopts + 1))
-  grep -q "CGC_$o\\b" man/man7/cgc.7 || bad "CGC_$o (gc/options.h) is not described in man/man7/cgc.7"
+  grep -q "CGC_$o\\b" man/man7/cgc.7 || bad "CGC_$o (gc/base/options.h) is not described in man/man7/cgc.7"
 done
-[ "$nopts" -gt 0 ] || bad "no option found in CGC_OPTION_TABLE (gc/options.h)"
+[ "$nopts" -gt 0 ] || bad "no option found in CGC_OPTION_TABLE (gc/base/options.h)"
 
 # ---- 3. man/local.mk installs every page, and only those ------------------------
 pages=$(cd man && ls man[1-9]/*.[1-9] | sort)

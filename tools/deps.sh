@@ -14,6 +14,6 @@ cgc_need_packages() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 # What building and testing cgc needs.
-CGC_BUILD_PACKAGES="build-essential autoconf automake libtool pkg-config libatomic-ops-dev libcriterion-dev clang clang-format"
+CGC_BUILD_PACKAGES="build-essential autoconf automake libtool pkg-config libatomic-ops-dev libcriterion-dev clang clang-format groff-base man-db"
 # What the demo adds: the benchmark peers and tools.
 CGC_BENCH_PACKAGES="hyperfine libgc-dev time libjemalloc2 libmimalloc2.0 gnuplot-nox python3"

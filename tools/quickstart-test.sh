@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build cgc and run the whole test suite, from a fresh Debian machine:
-#   0. gc/'s include rules (tools/check-layers.sh), clang-format (tools/check-format.sh)
+#   0. gc/'s include rules (tools/check-layers.sh), clang-format
+#      (tools/check-format.sh), the man pages (tools/check-man.sh)
 #   1. gcc build with -Werror: make check (Criterion tests + examples)
 #   2. clang build with -Werror and -fsanitize=undefined: make check
 #   3. ThreadSanitizer: the library and tests/tsan-stress.c (tools/tsan.sh)
@@ -80,6 +81,8 @@ echo "== layers: gc/ include rules (tools/check-layers.sh)"
 if bash tools/check-layers.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
 echo "== format: clang-format (tools/check-format.sh)"
 if bash tools/check-format.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
+echo "== man pages: every public function has one, every option, no groff warning (tools/check-man.sh)"
+if bash tools/check-man.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
 run_build gcc CC=gcc CFLAGS="-O2 -g -Werror" || status=1
 check_warnings || status=1
 run_build clang-ubsan CC=clang \
