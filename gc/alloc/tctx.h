@@ -76,7 +76,7 @@ CGC_INTERNAL extern gc_tctx_t gc__tctx_empty;
  * NOT held. */
 CGC_INTERNAL gc_tctx_t *gc__thread_ctx(void);
 
-/* ---- alloc/cache.c and alloc/alloc.c (heap lock held) ---- */
+/* ---- alloc/cache.c and alloc/alloc.c (heap lock held) ----------------- */
 /* Hand every span t owns back to the heap (I2 -> I1); returns the bytes
  * taken but never handed out. */
 CGC_INTERNAL size_t gc__tctx_release(gc_tctx_t *t);

@@ -142,7 +142,7 @@ typedef struct gc_span {
 } gc_span_t;
 static_assert(sizeof(gc_span_t) == 64, "a page descriptor is one cache line: index math is a shift");
 
-/* ---- segments ---------------------------------------------------------- */
+/* ---- segments --------------------------------------------------------- */
 #define CGC_SEGMENT_MAGIC 0x63676373u /* "cgcs" */
 /* The alloc and mark words of the same 64 granules (1 KiB of heap) sit
  * side by side, so the marker's two bitmap reads for a candidate pointer
@@ -240,7 +240,7 @@ CGC_INLINE uintptr_t gc__huge_base(const gc_segment_t *seg) {
   return (uintptr_t)seg + CGC_META_PAGES * CGC_PAGE_SIZE;
 }
 
-/* ---- the radix map ------------------------------------------------------ */
+/* ---- the radix map ---------------------------------------------------- */
 /* The address-space side of the layout: the bounds of all mappings (a
  * prefilter for candidate pointers) and the two-level radix map from
  * every 4 MiB chunk to its segment.  Written under the heap lock

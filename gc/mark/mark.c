@@ -177,7 +177,7 @@
 #define YIELDS_MAX 16        /* then yields before it sleeps */
 #define IDLE_SLEEP_NS 200000 /* a sleeping idle marker looks again this often */
 
-/* ---- rings and markers ----------------------------------------------------- */
+/* ---- rings and markers ------------------------------------------------ */
 
 typedef struct gc_ring {
   size_t mask;             /* capacity - 1; the capacity is a power of two */
@@ -281,7 +281,7 @@ static CGC_NOINLINE gc_ring_t *push_full(gc_mark_state_t *st, gc_marker_t *mk, s
   return NULL;
 }
 
-/* ---- stealing and termination (parallel phase only) ------------------------ */
+/* ---- stealing and termination (parallel phase only) ------------------- */
 
 /* Take the oldest public entry of victim `v` into *r.  Returns 1 when it
  * did, 0 when v's public part looked empty, -1 when another marker won
@@ -431,7 +431,7 @@ static CGC_NOINLINE bool take_public(gc_marker_t *mk, size_t *split, size_t *top
   return won;
 }
 
-/* ---- the mark loop ------------------------------------------------------------ */
+/* ---- the mark loop ---------------------------------------------------- */
 
 /* Set the mark bit `bit` in *mw; true when this marker set it (and must
  * push the object).  A plain load first: most candidates are marked
@@ -557,7 +557,7 @@ CGC_NO_SANITIZE_ADDRESS static CGC_NOINLINE void drain_parallel(gc_mark_state_t 
   drain(st, mk, true, epoch);
 }
 
-/* ---- helper threads ------------------------------------------------------------ */
+/* ---- helper threads --------------------------------------------------- */
 
 /* A helper: sleep on its semaphore; when posted, join the open phase if
  * it is still running (never one whose count is 0), and mark until it
@@ -612,7 +612,7 @@ static unsigned start_helpers(gc_mark_state_t *st, unsigned want) {
   return st->nhelpers + 1 < want ? st->nhelpers + 1 : want;
 }
 
-/* ---- serial or parallel ------------------------------------------------------ */
+/* ---- serial or parallel ----------------------------------------------- */
 
 /* Record the previous collection's tracing rate in its mode.  Its work is
  * known now: the scanned bytes its reclaim found live plus its root

@@ -44,7 +44,7 @@
 #include "threads/registry.h"
 #include "threads/stacks.h"
 
-/* ---- explicit roots ---------------------------------------------------- */
+/* ---- explicit roots --------------------------------------------------- */
 
 void gc_add_roots(void *lo, void *hi) {
   if ((uintptr_t)hi <= (uintptr_t)lo) return;
@@ -63,7 +63,7 @@ void gc_remove_roots(void *lo, void *hi) {
   gc__unlock();
 }
 
-/* ---- static data and TLS modules ------------------------------------------ */
+/* ---- static data and TLS modules -------------------------------------- */
 
 /* Emit [lo, hi) minus the excluded ranges ex[0..n). */
 static void emit_minus(uintptr_t lo, uintptr_t hi, const gc_range_t *ex, size_t n, gc_range_fn_t fn,
@@ -143,7 +143,7 @@ void gc__static_roots_for_each(gc_range_fn_t fn, void *arg) {
   dl_iterate_phdr(phdr_cb, &c);
 }
 
-/* ---- thread-local storage ------------------------------------------------------ */
+/* ---- thread-local storage --------------------------------------------- */
 
 static size_t tls_static_size, tcb_size; /* 0: unknown, scan DTV blocks only */
 
@@ -188,7 +188,7 @@ static void mark_tls(const gc_tctx_t *t) {
   }
 }
 
-/* ---- per-thread roots ------------------------------------------------------------ */
+/* ---- per-thread roots ------------------------------------------------- */
 
 /* Scan the thread's stacks: the one sp is on from sp up, its own stack
  * from where it stopped when it switched to a coroutine, and note which

@@ -20,7 +20,7 @@
 #include "heap/heap.h"
 #include "obs/stats.h"
 
-/* ---- sweep queues ------------------------------------------------------ */
+/* ---- sweep queues ----------------------------------------------------- */
 
 void gc__queue_push(gc_span_t *sp) {
   CGC_ASSERT(sp->state == CGC_PAGE_SMALL && sp->owner == NULL && !(sp->flags & CGC_SPAN_QUEUED));
@@ -41,7 +41,7 @@ gc_span_t *gc__queue_pop(unsigned kind, unsigned cls) {
   return sp;
 }
 
-/* ---- the post-mark pass -------------------------------------------------- */
+/* ---- the post-mark pass ----------------------------------------------- */
 
 /* A span another thread owns (I2): count its survivors and clear their
  * marks, nothing else -- its owner may be stopped in the middle of a pop,
