@@ -43,7 +43,7 @@ typedef struct gc_tctx {
   uintptr_t lowest_sp;                /* lowest stack pointer seen at a stop */
   uintptr_t stop_sp;                  /* written by the suspend handler */
   uintptr_t stop_alt_lo, stop_alt_hi; /* the alternate signal stack it was
-                               stopped on, else 0: written by the handler */
+                                         stopped on, else 0: written by the handler */
   unsigned stop_seq;                  /* the last stop it acknowledged (atomic) */
   unsigned asked_seq;                 /* the last stop it was signalled for (atomic) */
   uintptr_t native_sp;                /* where its own stack stopped when it switched

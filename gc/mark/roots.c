@@ -5,7 +5,8 @@
  *     coroutine) from where they stopped; its thread-local storage (the
  *     static TLS block of the executable and the libraries loaded at
  *     start, and the blocks of dlopen'ed libraries, found through the
- *     thread's DTV); its pthread_setspecific values (threads.c keeps them);
+ *     thread's DTV); its pthread_setspecific values (threads/registry.c
+ *     keeps them);
  *   - a thread still starting: the argument of its start routine;
  *   - registered coroutine stacks that no thread runs on;
  *   - the writable data of the executable and of every loaded shared

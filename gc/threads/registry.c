@@ -1,10 +1,10 @@
 /*
- * threads.c -- the registry of mutator threads.
+ * registry.c -- the registry of mutator threads.
  *
  * A thread is REGISTERED when it has a context (gc_tctx_t) on the list
  * gc__registry.threads: collections stop it and scan its registers, stack,
- * thread-local storage and pthread_setspecific values (mark/roots.c).  Threads
- * get registered
+ * thread-local storage and pthread_setspecific values (mark/roots.c).
+ * Threads get registered
  *   - from their first instruction, when created with pthread_create:
  *     libcgc defines pthread_create itself (shared library: symbol
  *     interposition; static library: the definition lands in the
