@@ -17,7 +17,7 @@
 #include "obs/stats.h"
 #include "sweep/reclaim.h"
 
-/* ---- out of memory ------------------------------------------------------ */
+/* ---- out of memory ---------------------------------------------------- */
 
 /* Why: one place decides what a failed allocation returns -- the user's
  * handler, or NULL with errno ENOMEM.  Called without the heap lock so the
@@ -34,7 +34,7 @@ gc_oom_handler_t gc_set_oom_handler(gc_oom_handler_t handler) {
   return (gc_oom_handler_t)gc__swap(&gc__heap.oom, (AO_t)handler);
 }
 
-/* ---- the heap policy ------------------------------------------------------- */
+/* ---- the heap policy -------------------------------------------------- */
 
 /* Heap lock held.  Bytes freed with gc_free since the last look (added
  * without the lock) come off the allocation count first. */
@@ -58,7 +58,7 @@ static void count_allocated(size_t bytes) {
   gc__stats.allocated += bytes;
 }
 
-/* ---- small objects: refill a thread's free list ----------------------------- */
+/* ---- small objects: refill a thread's free list ----------------------- */
 
 /* Give the thread a new free list for (kind, cls): the next batch of the
  * span it owns, else from a span waiting to be swept, else (when the
@@ -115,7 +115,7 @@ static void *refill(gc_tctx_t *t, unsigned kind, unsigned cls) {
   }
 }
 
-/* ---- large and huge objects --------------------------------------------------- */
+/* ---- large and huge objects ------------------------------------------- */
 
 /* One object in its own page run (or, past a segment, its own mapping).
  * Heap lock held.  Returns the object, zeroed if scanned, or 0. */
@@ -157,7 +157,7 @@ static uintptr_t alloc_large(size_t n, unsigned kind) {
   }
 }
 
-/* ---- the slow path -------------------------------------------------------------- */
+/* ---- the slow path ---------------------------------------------------- */
 
 /* Everything the inline fast path does not do: first allocation of a
  * thread, classes above CGC_DIRECT_MAX, refills, large objects, failure. */

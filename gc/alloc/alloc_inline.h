@@ -3,16 +3,16 @@
  *
  * A request of at most CGC_DIRECT_MAX bytes pops the head of the calling
  * thread's free list for its size class.  No lock, no atomic, no counter:
- * accounting happens when a span is handed to the thread (sweep.c), and
- * the objects were zeroed by the sweeper, so only the link word is
+ * accounting happens when a span is handed to the thread (alloc/span.c),
+ * and the objects were zeroed by the sweeper, so only the link word is
  * cleared here.  The thread context starts as a sentinel whose lists are
  * all empty, so an uninitialised thread simply takes the slow path.
  *
  * Budget: 15 instructions from gc_malloc's entry to its `ret` on x86-64
- * (gcc 12 -O2, initial-exec TLS; libcgc.so and libcgc.a alike): callgrind
- * counts 15.0 Ir per call for a loop of one million gc_malloc(24) calls
- * (bench/fastpath.c; `make bench-callgrind` prints it).  One branch to
- * the noinline slow path (free list empty) besides the size check.
+ * (gcc 12 -O2, initial-exec TLS; libcgc.so and libcgc.a alike), as
+ * `make bench-callgrind` counts them (bench/fastpath.c; the measurements:
+ * docs/design/allocation.md).  One branch to the noinline slow path (free
+ * list empty) besides the size check.
  */
 #ifndef CGC_ALLOC_INLINE_H
 #define CGC_ALLOC_INLINE_H

@@ -32,9 +32,8 @@ size_t gc__tctx_release(gc_tctx_t *t) {
 
 /* The collecting thread's caches, before anything is marked: it is in
  * the collector, not in the middle of a pop, so its cached free objects
- * can be taken back and its spans swept.  Other threads keep theirs
- * (I2): one of them may be stopped between loading a list head and
- * storing the next one. */
+ * can be taken back and its spans swept.  Other threads keep theirs (why:
+ * I2, heap/layout.h). */
 void gc__release_caches(void) {
   gc_tctx_t *self = gc__tl_ctx;
   if (self->registered) (void)gc__tctx_release(self);

@@ -13,7 +13,7 @@
 #include "obs/stats.h"
 #include "sweep/reclaim.h"
 
-/* ---- explicit release -------------------------------------------------------------- */
+/* ---- explicit release ------------------------------------------------- */
 
 /* Resolve p, which the caller says is the start of a live object, or die
  * with a message that says what p really is.  No lock: the descriptors of
@@ -82,7 +82,7 @@ void gc__free(void *p) {
 }
 void gc_free(void *p) CGC_ALIAS(gc__free);
 
-/* ---- realloc ------------------------------------------------------------------------ */
+/* ---- realloc ---------------------------------------------------------- */
 
 void *gc_realloc(void *p, size_t n) {
   if (p == NULL) return gc__malloc(n);
@@ -109,7 +109,7 @@ void *gc_realloc(void *p, size_t n) {
   return q;
 }
 
-/* ---- queries ---------------------------------------------------------------------------- */
+/* ---- queries ---------------------------------------------------------- */
 
 size_t gc_size(const void *p) {
   gc__ensure_init();

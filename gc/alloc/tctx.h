@@ -43,7 +43,7 @@ typedef struct gc_tctx {
   uintptr_t lowest_sp;                /* lowest stack pointer seen at a stop */
   uintptr_t stop_sp;                  /* written by the suspend handler */
   uintptr_t stop_alt_lo, stop_alt_hi; /* the alternate signal stack it was
-                               stopped on, else 0: written by the handler */
+                                         stopped on, else 0: written by the handler */
   unsigned stop_seq;                  /* the last stop it acknowledged (atomic) */
   unsigned asked_seq;                 /* the last stop it was signalled for (atomic) */
   uintptr_t native_sp;                /* where its own stack stopped when it switched
@@ -76,7 +76,7 @@ CGC_INTERNAL extern gc_tctx_t gc__tctx_empty;
  * NOT held. */
 CGC_INTERNAL gc_tctx_t *gc__thread_ctx(void);
 
-/* ---- alloc/cache.c and alloc/alloc.c (heap lock held) ---- */
+/* ---- alloc/cache.c and alloc/alloc.c (heap lock held) ----------------- */
 /* Hand every span t owns back to the heap (I2 -> I1); returns the bytes
  * taken but never handed out. */
 CGC_INTERNAL size_t gc__tctx_release(gc_tctx_t *t);

@@ -14,13 +14,7 @@
  *            restart the world
  *   DECOMMIT idle pages back to the OS (heap/segment.c); policy and stats
  * Sweeping itself happens later, lazily, as threads allocate
- * (alloc/span.c).
- *
- * Heap policy (set_trigger): collect when the bytes handed out since the
- * last collection reach CGC_HEAP_GROWTH% of the live bytes weighted by
- * tracing cost (atomic bytes count a quarter), or CGC_INITIAL_HEAP_SIZE,
- * or what refills the largest heap one of the last CGC_NEED_WINDOW
- * collections allowed for, whichever is most.
+ * (alloc/span.c).  The heap policy is set_trigger's.
  */
 #include <string.h>
 
@@ -54,25 +48,22 @@ static void clear_marks(void) {
   } while (seg != gc__heap.segments);
 }
 
-/* How much may be allocated before the next collection.
- *
- * A collection costs in proportion to the bytes it traces, so the budget
- * scales the live bytes weighted by that cost: scanned bytes in full,
- * atomic bytes (never traced; they cost only reclaim bookkeeping) one
- * quarter.  GC work per allocated byte then stays near 1/growth whatever
- * the mix, and a heap of mostly unscanned data stays small.  The weighted
- * size is the smaller of the last two collections' -- a structure live at
- * one collection only (a spike) does not let the heap grow by its size
- * again -- and never below CGC_INITIAL_HEAP_SIZE.
- *
- * A program whose live data swings between phases already needed, at its
- * peak, a heap of live + budget; in its lighter phases that much room
- * costs no more memory than the peak did, and using it saves collections.
- * So the trigger is at least what fills the largest heap any of the last
- * CGC_NEED_WINDOW collections allowed for (its live + budget) -- a peak is
- * forgotten after that many collections.  A steady program's heap stays
- * under (1 + growth) x live + the initial size; a phased one's under the
- * largest live + budget of its recent collections.  Bounds: O(window). */
+/* How much may be allocated before the next collection: the most of
+ *   - the budget: CGC_HEAP_GROWTH% of the live bytes weighted by tracing
+ *     cost (a collection costs what it traces: scanned bytes count in
+ *     full, atomic bytes a quarter), so GC work per allocated byte stays
+ *     near 1/growth whatever the mix; the smaller of the last two
+ *     collections' weighted sizes, so a spike live at one collection only
+ *     does not grow the heap by its size again;
+ *   - CGC_INITIAL_HEAP_SIZE;
+ *   - what fills the largest heap (live + budget) one of the last
+ *     CGC_NEED_WINDOW collections allowed for: a phased program needed
+ *     that room at its peak, so in its lighter phases it costs no more
+ *     memory and saves collections.
+ * So a steady program's heap stays under (1 + growth) x live + the initial
+ * size, a phased one's under the largest live + budget of its recent
+ * collections.  Heuristics, measured in docs/design/heap-policy.md.
+ * Bounds: O(window). */
 static void set_trigger(void) {
   size_t min = (size_t)gc__option(CGC_OPT_INITIAL_HEAP_SIZE);
   double growth = (double)gc__option(CGC_OPT_HEAP_GROWTH) / 100.0;

@@ -46,10 +46,10 @@
  * at most this many bytes of slots at a time; the rest stays an unlinked
  * tail (gc_span.unbuilt) that the owner extends from its slow path,
  * without the heap lock.  Why: first-touch page faults then come one OS
- * page per refill instead of 16 inside one allocation call (on the
- * reference VM a first touch costs ~10 us per 4 KiB, so a whole page was
- * a 150-250 us allocation), and a class used for a few objects keeps only
- * the OS pages it touched resident. */
+ * page per refill instead of 16 inside one allocation call, and a class
+ * used for a few objects keeps only the OS pages it touched resident.
+ * Heuristic, 4 KiB: one OS page of first touches per refill (measured:
+ * docs/design/allocation.md). */
 #define CGC_EXTEND_BYTES ((size_t)4096)
 static_assert(CGC_PAGE_SIZE <= CGC_BATCH_BYTES && CGC_EXTEND_BYTES < CGC_PAGE_SIZE,
               "a one-page span is counted as allocated whole when taken, unlinked tail included");

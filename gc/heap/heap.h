@@ -23,7 +23,7 @@
  * allowed for (collect/collect.c: set_trigger). */
 #define CGC_NEED_WINDOW 8
 
-/* ---- the collector state machine --------------------------------------- */
+/* ---- the collector state machine -------------------------------------- */
 typedef enum gc_phase {
   CGC_PHASE_IDLE = 0, /* mutator runs; spans swept lazily */
   CGC_PHASE_PREPARE,  /* release thread caches, clear mark bitmaps */
@@ -68,7 +68,7 @@ typedef struct gc_heap {
 
 CGC_INTERNAL extern gc_heap_t gc__heap;
 
-/* ---- the page pool (heap/segment.c; heap lock held) ---- */
+/* ---- the page pool (heap/segment.c; heap lock held) ------------------- */
 /* A run of npages data pages, marked dirty (the caller will write them);
  * with `zero`, pages that may hold old bytes are zeroed first; without it,
  * *dirty (when not NULL) tells whether any might.  NULL when the heap cap
@@ -79,7 +79,7 @@ CGC_INTERNAL gc_segment_t *gc__huge_alloc(size_t bytes);
 CGC_INTERNAL void gc__huge_free(gc_segment_t *seg);
 CGC_INTERNAL void gc__decommit_idle(void);
 
-/* ---- implemented by collect/ ---- */
+/* ---- implemented by collect/ ------------------------------------------ */
 /* A full collection (collect/collect.c).  Heap lock held; does nothing
  * while collection is disabled.  Declared here, at the bottom of the
  * graph, so that the allocator can call up into the collector without

@@ -42,7 +42,7 @@
  * mark[g]   During marking: "the object starting at g is reachable".
  *           After the post-mark pass and until the span is swept: "the
  *           object starting at g died in the last collection and its
- *           bytes are not yet zeroed" (the DEAD set; see sweep.c).
+ *           bytes are not yet zeroed" (the DEAD set; see sweep/reclaim.c).
  *
  * Concurrency story.  Mutators allocate from their own caches without
  * locks; every slow path takes the heap lock; a collection holds the heap
@@ -71,10 +71,10 @@
  *    still on the cache's free list and on the span's `rest` list count as
  *    allocated, and so do the slots of the span's unlinked tail (from
  *    `unbuilt` to its end; see CGC_EXTEND_BYTES).  A collection releases
- *    the caches of the collecting thread
- *    only (the others may be stopped in the middle of a pop); the spans
- *    other threads own are not swept by it: their dead objects stay
- *    allocated until the first collection after the owner lets go.
+ *    the caches of the collecting thread only (the others may be stopped
+ *    in the middle of a pop); the spans other threads own are not swept
+ *    by it: their dead objects stay allocated until the first collection
+ *    after the owner lets go.
  * I3 (zeroed free slots) In a span of a scanned kind, every slot whose
  *    alloc bit is clear is all zero, except (a) slots in the DEAD set of
  *    a span still waiting to be swept and (b) every free slot of a span
@@ -142,7 +142,7 @@ typedef struct gc_span {
 } gc_span_t;
 static_assert(sizeof(gc_span_t) == 64, "a page descriptor is one cache line: index math is a shift");
 
-/* ---- segments ---------------------------------------------------------- */
+/* ---- segments --------------------------------------------------------- */
 #define CGC_SEGMENT_MAGIC 0x63676373u /* "cgcs" */
 /* The alloc and mark words of the same 64 granules (1 KiB of heap) sit
  * side by side, so the marker's two bitmap reads for a candidate pointer
@@ -240,7 +240,7 @@ CGC_INLINE uintptr_t gc__huge_base(const gc_segment_t *seg) {
   return (uintptr_t)seg + CGC_META_PAGES * CGC_PAGE_SIZE;
 }
 
-/* ---- the radix map ------------------------------------------------------ */
+/* ---- the radix map ---------------------------------------------------- */
 /* The address-space side of the layout: the bounds of all mappings (a
  * prefilter for candidate pointers) and the two-level radix map from
  * every 4 MiB chunk to its segment.  Written under the heap lock

@@ -88,7 +88,7 @@ CGC_INLINE void gc__world_note_stopped(bool stopped) {
 #define CGC_ASSERT_LOCKED() CGC_ASSERT(gc__lock_held())
 #define CGC_ASSERT_STOPPED() CGC_ASSERT(gc__lock_held() && gc__world_is_stopped())
 
-/* ---- start-up (collect/init.c) ---- */
+/* ---- start-up (collect/init.c) ---------------------------------------- */
 /* 1 once start-up finished (release store; acquire load pairs with it). */
 CGC_INTERNAL extern volatile AO_t gc__initialized;
 CGC_INTERNAL void gc__ensure_init(void);

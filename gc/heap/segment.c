@@ -15,7 +15,7 @@
 #define DATA_MASK (~(uint64_t)0 << CGC_META_PAGES) /* bits of the data pages */
 #define LEAF_ENTRIES ((size_t)1 << CGC_RADIX_LEAF_BITS)
 
-/* ---- radix map ---------------------------------------------------------- */
+/* ---- radix map -------------------------------------------------------- */
 
 /* Point every 4 MiB chunk of [a, a+size) at seg (or NULL).  Leaves are
  * internal memory, allocated on first use and kept. */
@@ -35,7 +35,7 @@ static bool radix_set(uintptr_t a, size_t size, gc_segment_t *seg) {
   return true;
 }
 
-/* ---- mapping and unmapping ---------------------------------------------- */
+/* ---- mapping and unmapping -------------------------------------------- */
 
 static bool cap_allows(size_t bytes) {
   return gc__heap.max_heap == 0 || gc__heap.mapped + bytes <= gc__heap.max_heap;
@@ -103,7 +103,7 @@ static void segment_unmap(gc_segment_t *seg) {
   gc__os_unmap(seg, size);
 }
 
-/* ---- page runs ---------------------------------------------------------- */
+/* ---- page runs -------------------------------------------------------- */
 
 /* Lowest index of n consecutive set bits of m, or -1.  Bounds: n <= 62
  * shifts. */
@@ -181,7 +181,7 @@ void gc__pages_free(gc_segment_t *seg, gc_span_t *sp) {
   seg->free_pages |= run_mask(first, n);
 }
 
-/* ---- huge objects -------------------------------------------------------- */
+/* ---- huge objects ----------------------------------------------------- */
 
 /* A mapping of its own for one object of `bytes` (already known to be too
  * big for a segment).  Fresh anonymous memory is zero. */
@@ -204,7 +204,7 @@ gc_segment_t *gc__huge_alloc(size_t bytes) {
 
 void gc__huge_free(gc_segment_t *seg) { segment_unmap(seg); }
 
-/* ---- returning memory ------------------------------------------------------ */
+/* ---- returning memory ------------------------------------------------- */
 
 /* After a collection: pages free for at least CGC_DECOMMIT_DELAY
  * collections go back to the OS (madvise), and segments whose data pages

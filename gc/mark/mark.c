@@ -1,53 +1,9 @@
 /*
  * mark.c -- marking: the conservative scan of address ranges, per-marker
  * deques of ranges with work stealing, helper marker threads, termination
- * detection, and recovery from mark-stack overflow.
- *
- * ===================================================================
- *  The scan
- * ===================================================================
- * Every word of a scanned range is a candidate pointer.  A cheap bounds
- * test against the span of all mappings rejects most non-pointers; the
- * rest resolve through the radix map and the span descriptor to an object
- * start (gc__find_object_in), whose alloc bit must be set.  A newly marked
- * object of a scanned kind is pushed as the range [start, start+size).
- * Ranges longer than SCAN_CHUNK are scanned a chunk at a time, the rest
- * pushed back, so one entry never stalls a marker on megabytes and big
- * objects can be shared.  Popped entries pass through a PREFETCH_DEPTH
- * FIFO and are prefetched as they enter it, so a scan rarely waits on a
- * miss (DFS order alone gives no memory-level parallelism).
- *
- * Roots (gc__mark_range) are only pushed, in SCAN_CHUNK pieces, onto
- * marker 0's deque while the world is stopped; gc__mark_drain then traces
- * everything.  Root pushes are never dropped (the deque grows past
- * CGC_MARK_STACK_MAX for them): overflow recovery rescans marked objects,
- * which would not find a lost root.
- *
- * ===================================================================
- *  Serial or parallel
- * ===================================================================
- * The drain loop is written once (drain(), always inlined) and
- * instantiated twice by the compile-time flag `par`: drain_serial has no
- * atomic operation at all -- plain mark-bit stores, a plain stack -- and is
- * what every collection of a small heap runs; drain_parallel is run by
- * each of k markers at once.  A collection may mark in parallel when the
- * tracing work expected -- the scanned bytes the previous collection found
- * live, plus the root bytes just pushed -- reaches 2 * WORK_PER_MARKER,
- * with one marker per WORK_PER_MARKER up to CGC_MARKERS: below that,
- * waking helpers and their cold caches cost more than they save.  It then
- * does so only while parallel marks trace faster (bytes per ns) than
- * serial ones, every CGC_PROBE_EVERY-th such collection trying the other
- * mode: the parallel instance pays a CAS per object marked and runs
- * about 1.2x the serial instructions per byte (1.35x its cycles, measured
- * with perf stat on 2 markers), and on a loaded machine a preempted
- * helper holding work delays the end of the phase, so there serial can
- * win.  A mode is judged by the best of its last CGC_RATE_WINDOW rates,
- * not an average: noise only slows a collection down, so on a noisy VM,
- * with the two modes close, an average (or the latest probe) flipped to
- * serial after one unlucky parallel collection (mt-binarytrees with 2 threads: 22 of 56
- * collections parallel; json: 2 of 18 in one run, 16 in the next).  The
- * worst case is one collection in CGC_PROBE_EVERY marked the slower way,
- * plus CGC_RATE_WINDOW of them after a mode really became slower.
+ * detection, and recovery from mark-stack overflow.  Serial or parallel is
+ * chosen by mark/policy.c; the design of the scan and the measurements
+ * behind the constants below are in docs/design/marking.md.
  *
  * ===================================================================
  *  Deques (split Chase-Lev)
@@ -76,7 +32,8 @@
  * `split` can cover an entry only it holds.  A thief may still read the
  * old ring: it is retired, not freed, until the phase ends.  At
  * CGC_MARK_STACK_MAX entries (per marker) an entry is dropped instead and
- * `overflowed` set: the object is marked but not scanned.
+ * `overflowed` set: the object is marked but not scanned (a root is never
+ * dropped: gc__mark_range).
  *
  * ===================================================================
  *  Shared fields and their orderings
@@ -121,10 +78,10 @@
  * mark bit set by the others) or another epoch.  An idle marker spins
  * (pause), then yields, then sleeps on idle_cv with a short timeout: the
  * marker that brings n to 0 wakes the sleepers, and so does an owner that
- * publishes while some sleep (that wake may be missed; the timeout
- * bounds it).  Marker 0 does not wait
- * for the helpers to go back to sleep: a helper that is late only reads
- * counters, and cannot join an epoch whose count is 0.
+ * publishes while some sleep (that wake may be missed; the timeout bounds
+ * it).  Marker 0 does not wait for the helpers to go back to sleep: a
+ * helper that is late only reads counters, and cannot join an epoch whose
+ * count is 0.
  *
  * After the parallel phase marker 0 alone sums the steals, frees retired
  * rings and resets its deque for the serial code; if an entry was dropped
@@ -132,14 +89,6 @@
  * again, which reaches whatever the dropped entries would have, repeated
  * until a round drops nothing.  Each round marks at least one new object,
  * so it terminates, and the C stack never grows with the graph's depth.
- *
- * ===================================================================
- *  Helper threads
- * ===================================================================
- * Created lazily by the first collection that wants them, with every
- * signal blocked (they are not mutators: never registered, never stopped,
- * never allocate from the cgc heap -- rings come from internal memory).
- * Between collections each sleeps on its own semaphore.
  */
 #include "mark/mark.h"
 
@@ -164,20 +113,22 @@
 #define CGC_MARKERS_MAX 16
 #define CACHE_LINE 64
 #define INITIAL_ENTRIES 4096
-#define SCAN_CHUNK ((uintptr_t)64 * 1024) /* scan big ranges in pieces */
+/* A longer range is scanned a piece at a time, the rest pushed back: no
+ * marker stalls on megabytes, and a big object can be shared. */
+#define SCAN_CHUNK ((uintptr_t)64 * 1024)
+/* Popped ranges wait in a FIFO this deep, prefetched as they enter it: DFS
+ * order alone gives no memory-level parallelism.  Heuristic, 16 beat 8
+ * (docs/design/marking.md). */
 #define PREFETCH_DEPTH 16
-/* Expected tracing bytes worth one more marker (see "Serial or
- * parallel").  Measured on a 2-CPU VM, consecutive collections marked
- * alternately by 1 and 2 markers (bench/ binarytrees, json, mixed,
- * gcbench at several sizes), median time ratio 2 markers / 1: about 1.0
- * below 0.4 MiB of work, 0.75 at 0.5-1 MiB, 0.70 at 1-1.4 MiB, 0.5-0.7
- * above.  So 2 markers from 1 MiB, with some margin. */
+/* Expected tracing bytes worth one more marker; below two markers' worth,
+ * waking helpers with cold caches costs more than it saves.  Heuristic,
+ * 2 markers won from about 0.5 MiB of work (docs/design/marking.md). */
 #define WORK_PER_MARKER ((size_t)512 << 10)
 #define SPIN_MAX 256         /* pause loops before an idle marker yields its CPU */
 #define YIELDS_MAX 16        /* then yields before it sleeps */
 #define IDLE_SLEEP_NS 200000 /* a sleeping idle marker looks again this often */
 
-/* ---- rings and markers ----------------------------------------------------- */
+/* ---- rings and markers ------------------------------------------------ */
 
 typedef struct gc_ring {
   size_t mask;             /* capacity - 1; the capacity is a power of two */
@@ -281,7 +232,7 @@ static CGC_NOINLINE gc_ring_t *push_full(gc_mark_state_t *st, gc_marker_t *mk, s
   return NULL;
 }
 
-/* ---- stealing and termination (parallel phase only) ------------------------ */
+/* ---- stealing and termination (parallel phase only) ------------------- */
 
 /* Take the oldest public entry of victim `v` into *r.  Returns 1 when it
  * did, 0 when v's public part looked empty, -1 when another marker won
@@ -431,7 +382,7 @@ static CGC_NOINLINE bool take_public(gc_marker_t *mk, size_t *split, size_t *top
   return won;
 }
 
-/* ---- the mark loop ------------------------------------------------------------ */
+/* ---- the mark loop ---------------------------------------------------- */
 
 /* Set the mark bit `bit` in *mw; true when this marker set it (and must
  * push the object).  A plain load first: most candidates are marked
@@ -465,8 +416,13 @@ static inline bool mark_atomic(uint64_t *mw, uint64_t bit) {
 
 /* Scan ranges until there is no work left: for the serial instance, until
  * marker 0's stack is empty; for the parallel one, until the phase
- * `epoch` terminates.  Bounds: every range pushed is scanned once; each
- * object is pushed at most once per collection (its mark bit). */
+ * `epoch` terminates.  Written once and instantiated by the constant
+ * `par`: drain_serial has no atomic operation at all (plain mark-bit
+ * stores, a plain stack); drain_parallel runs in each of k markers.
+ * Each word of a range is a candidate pointer: the bounds of gc__map, the
+ * radix map, gc__find_object_in (alloc bit: I1), then its mark bit.
+ * Bounds: every range pushed is scanned once; each object is pushed at
+ * most once per collection (its mark bit). */
 CGC_NO_SANITIZE_ADDRESS CGC_INLINE void drain(gc_mark_state_t *st, gc_marker_t *mk, const bool par,
                                               AO_t epoch) {
   gc_ring_t *ring = ring_of(mk);
@@ -557,7 +513,7 @@ CGC_NO_SANITIZE_ADDRESS static CGC_NOINLINE void drain_parallel(gc_mark_state_t 
   drain(st, mk, true, epoch);
 }
 
-/* ---- helper threads ------------------------------------------------------------ */
+/* ---- helper threads --------------------------------------------------- */
 
 /* A helper: sleep on its semaphore; when posted, join the open phase if
  * it is still running (never one whose count is 0), and mark until it
@@ -612,7 +568,7 @@ static unsigned start_helpers(gc_mark_state_t *st, unsigned want) {
   return st->nhelpers + 1 < want ? st->nhelpers + 1 : want;
 }
 
-/* ---- serial or parallel ------------------------------------------------------ */
+/* ---- serial or parallel ----------------------------------------------- */
 
 /* Record the previous collection's tracing rate in its mode.  Its work is
  * known now: the scanned bytes its reclaim found live plus its root
@@ -623,14 +579,12 @@ static void learn(gc_mark_state_t *st) {
   gc__mark_policy_record(&st->policy, st->last, work / (double)gc__stats.mark_last_ns);
 }
 
-/* How many markers this collection should use (1: serial).  Parallel
- * only when the expected work is at least 2 * WORK_PER_MARKER (one marker
- * per WORK_PER_MARKER, at most st->nmax), and only while parallel marks
- * trace faster than serial ones (gc__mark_policy_choose): the parallel
- * instance pays a CAS per object, and a helper that the OS (or the
- * hypervisor) keeps off its CPU while it holds work delays the end of the
- * phase, so on a loaded machine serial can win.  Sets st->last to the
- * mode chosen. */
+/* How many markers this collection should use (1: serial): one per
+ * WORK_PER_MARKER of expected work (the scanned bytes the previous
+ * collection found live plus the root bytes just pushed), at most
+ * st->nmax, serial below two; and serial whenever the policy
+ * (gc__mark_policy_choose, mark/policy.c) prefers it.  Sets st->last to
+ * the mode chosen. */
 static unsigned markers_wanted(gc_mark_state_t *st) {
   learn(st);
   st->last = -1;
@@ -645,6 +599,8 @@ static unsigned markers_wanted(gc_mark_state_t *st) {
   if (!par) return 1;
   return k < st->nmax ? (unsigned)k : st->nmax;
 }
+
+/* ---- marking a collection --------------------------------------------- */
 
 /* Mark with k markers (helpers 1..k-1 exist): open a phase, post the
  * helpers, mark as marker 0 until termination, then tidy up alone. */
@@ -760,9 +716,10 @@ void gc__mark_drain(void) {
 }
 
 /* A root range, pushed onto marker 0's stack in SCAN_CHUNK pieces so that
- * markers can share it.  Never dropped: the stack grows past its maximum
- * for roots (fatal only when the OS refuses memory).  World stopped, no
- * phase running: marker 0's top and split are 0. */
+ * markers can share it.  Never dropped: overflow recovery rescans marked
+ * objects, which would not find a lost root, so the stack grows past its
+ * maximum for roots (fatal only when the OS refuses memory).  World
+ * stopped, no phase running: marker 0's top and split are 0. */
 void gc__mark_range(uintptr_t lo, uintptr_t hi) {
   lo = (lo + CGC_WORD_SIZE - 1) & ~(uintptr_t)(CGC_WORD_SIZE - 1);
   if (hi <= lo) return;
@@ -784,9 +741,11 @@ void gc__mark_range(uintptr_t lo, uintptr_t hi) {
   }
 }
 
+/* ---- start-up and fork ------------------------------------------------ */
+
 /* Resolve CGC_MARKERS: 0 means one per online CPU (that this process may
- * run on); at most
- * CGC_MARKERS_MAX (an explicit larger value is reported and capped). */
+ * run on); at most CGC_MARKERS_MAX (an explicit larger value is reported
+ * and capped). */
 static unsigned resolve_markers(void) {
   long long want = gc__option(CGC_OPT_MARKERS);
   if (want == 0) {

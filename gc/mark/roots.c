@@ -5,7 +5,8 @@
  *     coroutine) from where they stopped; its thread-local storage (the
  *     static TLS block of the executable and the libraries loaded at
  *     start, and the blocks of dlopen'ed libraries, found through the
- *     thread's DTV); its pthread_setspecific values (threads.c keeps them);
+ *     thread's DTV); its pthread_setspecific values (threads/registry.c
+ *     keeps them);
  *   - a thread still starting: the argument of its start routine;
  *   - registered coroutine stacks that no thread runs on;
  *   - the writable data of the executable and of every loaded shared
@@ -44,7 +45,7 @@
 #include "threads/registry.h"
 #include "threads/stacks.h"
 
-/* ---- explicit roots ---------------------------------------------------- */
+/* ---- explicit roots --------------------------------------------------- */
 
 void gc_add_roots(void *lo, void *hi) {
   if ((uintptr_t)hi <= (uintptr_t)lo) return;
@@ -63,7 +64,7 @@ void gc_remove_roots(void *lo, void *hi) {
   gc__unlock();
 }
 
-/* ---- static data and TLS modules ------------------------------------------ */
+/* ---- static data and TLS modules -------------------------------------- */
 
 /* Emit [lo, hi) minus the excluded ranges ex[0..n). */
 static void emit_minus(uintptr_t lo, uintptr_t hi, const gc_range_t *ex, size_t n, gc_range_fn_t fn,
@@ -143,7 +144,7 @@ void gc__static_roots_for_each(gc_range_fn_t fn, void *arg) {
   dl_iterate_phdr(phdr_cb, &c);
 }
 
-/* ---- thread-local storage ------------------------------------------------------ */
+/* ---- thread-local storage --------------------------------------------- */
 
 static size_t tls_static_size, tcb_size; /* 0: unknown, scan DTV blocks only */
 
@@ -188,7 +189,7 @@ static void mark_tls(const gc_tctx_t *t) {
   }
 }
 
-/* ---- per-thread roots ------------------------------------------------------------ */
+/* ---- per-thread roots ------------------------------------------------- */
 
 /* Scan the thread's stacks: the one sp is on from sp up, its own stack
  * from where it stopped when it switched to a coroutine, and note which

@@ -20,7 +20,7 @@
 #include "heap/heap.h"
 #include "obs/stats.h"
 
-/* ---- sweep queues ------------------------------------------------------ */
+/* ---- sweep queues ----------------------------------------------------- */
 
 void gc__queue_push(gc_span_t *sp) {
   CGC_ASSERT(sp->state == CGC_PAGE_SMALL && sp->owner == NULL && !(sp->flags & CGC_SPAN_QUEUED));
@@ -41,12 +41,11 @@ gc_span_t *gc__queue_pop(unsigned kind, unsigned cls) {
   return sp;
 }
 
-/* ---- the post-mark pass -------------------------------------------------- */
+/* ---- the post-mark pass ----------------------------------------------- */
 
-/* A span another thread owns (I2): count its survivors and clear their
- * marks, nothing else -- its owner may be stopped in the middle of a pop,
- * and its cached free objects look like dead ones.  Its dead objects are
- * reclaimed by the first collection after the owner lets go of it. */
+/* A span another thread owns: count its survivors and clear their marks,
+ * nothing else (why: I2, heap/layout.h) -- its cached free objects look
+ * like dead ones. */
 static size_t reclaim_owned(gc_segment_t *seg, gc_span_t *sp) {
   size_t w0 = gc__span_page(seg, sp) * CGC_BITMAP_WORDS_PER_PAGE;
   size_t nw = (size_t)sp->npages * CGC_BITMAP_WORDS_PER_PAGE;

@@ -1,10 +1,10 @@
 /*
- * threads.c -- the registry of mutator threads.
+ * registry.c -- the registry of mutator threads.
  *
  * A thread is REGISTERED when it has a context (gc_tctx_t) on the list
  * gc__registry.threads: collections stop it and scan its registers, stack,
- * thread-local storage and pthread_setspecific values (mark/roots.c).  Threads
- * get registered
+ * thread-local storage and pthread_setspecific values (mark/roots.c).
+ * Threads get registered
  *   - from their first instruction, when created with pthread_create:
  *     libcgc defines pthread_create itself (shared library: symbol
  *     interposition; static library: the definition lands in the
@@ -123,7 +123,7 @@ static void unblock_stop_signal(void) {
   real_pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 }
 
-/* ---- contexts ------------------------------------------------------------- */
+/* ---- contexts --------------------------------------------------------- */
 
 void gc__stack_bounds_of_current_thread(uintptr_t *lo, uintptr_t *base, bool *main_stack) {
   pthread_attr_t attr;
@@ -254,7 +254,7 @@ void gc_unregister_thread(void) {
 
 int gc_thread_is_registered(void) { return gc__tl_ctx->registered ? 1 : 0; }
 
-/* ---- pthread_create ------------------------------------------------------ */
+/* ---- pthread_create --------------------------------------------------- */
 
 static void *trampoline(void *arg) {
   gc_tctx_t *t = arg;
@@ -304,7 +304,7 @@ int gc__thread_create_internal(pthread_t *th, void *(*fn)(void *), void *arg) {
   return r;
 }
 
-/* ---- thread-specific data --------------------------------------------------- */
+/* ---- thread-specific data --------------------------------------------- */
 
 CGC_API int pthread_setspecific(pthread_key_t key, const void *value) {
   if (CGC_UNLIKELY(real_setspecific == NULL)) resolve(); /* not gc__ensure_init: no options read yet */
@@ -333,7 +333,7 @@ CGC_API int pthread_key_delete(pthread_key_t key) {
   return real_key_delete(key);
 }
 
-/* ---- signal masks ------------------------------------------------------------- */
+/* ---- signal masks ----------------------------------------------------- */
 
 /* A registered thread never blocks the stop signal: it is taken out of
  * every mask a registered thread sets (and reported as unblocked), as
@@ -360,7 +360,7 @@ CGC_API int sigprocmask(int how, const sigset_t *set, sigset_t *old) {
   return filtered_mask(real_sigprocmask, how, set, old);
 }
 
-/* ---- fork ----------------------------------------------------------------------- */
+/* ---- fork ------------------------------------------------------------- */
 
 static void fork_prepare(void) { gc__lock(); }
 
@@ -387,7 +387,7 @@ static void fork_child(void) {
   gc__unlock();
 }
 
-/* ---- start-up ---------------------------------------------------------------------- */
+/* ---- start-up --------------------------------------------------------- */
 
 /* The registry starts before the rest of the collector: pthread_create
  * must register threads from the first one a program (or a library

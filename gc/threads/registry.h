@@ -31,7 +31,7 @@ CGC_INTERNAL int gc__thread_create_internal(pthread_t *th, void *(*fn)(void *), 
  * thread's (whose low end may not be mapped yet). */
 CGC_INTERNAL void gc__stack_bounds_of_current_thread(uintptr_t *lo, uintptr_t *base, bool *main_stack);
 
-/* ---- implemented by collect/ ---- */
+/* ---- implemented by collect/ ------------------------------------------ */
 /* In a fork child, after the registry dropped the other threads: the rest
  * of the collector (world handshake, markers) starts afresh.  Heap lock
  * held. */

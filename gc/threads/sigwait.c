@@ -2,7 +2,7 @@
  * sigwait.c -- keeping the stop signal out of the masks and wait sets of
  * the system calls that take their own.
  *
- * threads.c keeps a registered thread from ever blocking the stop signal
+ * registry.c keeps a registered thread from ever blocking the stop signal
  * with pthread_sigmask/sigprocmask.  A handful of calls install a mask of
  * their own for as long as they wait (sigsuspend, ppoll, pselect,
  * epoll_pwait, epoll_pwait2), or take the signals they wait for

@@ -141,15 +141,15 @@ static void forget_gone(gc_tctx_t *t) {
   t->start_arg = NULL;
 }
 
-/* Signal every RUNNING thread but the caller; wait until all of them
- * acknowledged.  A thread that cannot be signalled (ESRCH: it ended
- * without unregistering) is skipped.  Complains, once, about a thread that
- * does not answer within 10 s (stop signal blocked?) and keeps waiting. */
 /* t must answer this stop and has not yet. */
 static bool silent(const gc_tctx_t *t, const gc_tctx_t *self, unsigned seq) {
   return t != self && t->state == CGC_THREAD_RUNNING && gc__load_acquire_uint(&t->stop_seq) != seq;
 }
 
+/* Signal every RUNNING thread but the caller; wait until all of them
+ * acknowledged.  A thread that cannot be signalled (ESRCH: it ended
+ * without unregistering) is skipped.  Complains, once, about a thread that
+ * does not answer within 10 s (stop signal blocked?) and keeps waiting. */
 static void stop_others(void) {
   while (sem_trywait(&acks) == 0) {} /* answers the last stop did not need to wait for */
   unsigned seq = gc__load_uint(&stop_seq) + 1;
@@ -161,10 +161,7 @@ static void stop_others(void) {
     if (signal_thread(t, stop_signal) == ESRCH) forget_gone(t);
   }
   /* Done when every RUNNING thread acknowledged this stop in its own
-   * context.  The semaphore only wakes the collector: a post is never
-   * counted as some particular thread's answer, so an answer that is late,
-   * or left over from a thread that answered a stray signal, can never let
-   * the collector go on while a thread still runs. */
+   * context; a post only wakes the collector (why: the top of this file). */
   bool warned = false;
   uint64_t t0 = gc__now_ns();
   for (;;) {
