@@ -132,7 +132,7 @@ bench-quick: $(BENCH_PROGS)
 
 # ---- fast-path instruction count ------------------------------------------------
 # `make bench-callgrind`: instructions per gc_malloc call, counted by
-# callgrind (deterministic, unlike time).  The budget is in gc/alloc_inline.h.
+# callgrind (deterministic, unlike time).  The budget is in gc/alloc/alloc_inline.h.
 noinst_PROGRAMS += bench/fastpath
 bench_fastpath_SOURCES = bench/fastpath.c
 bench_fastpath_LDADD = libcgc.la
