@@ -189,3 +189,10 @@ tests_static_link_LDADD = libcgc.la $(ATOMIC_OPS_LIBS) -lpthread
 tests_static_link_LDFLAGS = -all-static \
 	-Wl,-u,__pthread_create_2_1,-u,__pthread_setspecific,-u,__pthread_key_delete,-u,__pthread_sigmask,-u,__sigprocmask
 endif !SANITIZED
+
+# Mechanical checks of the built libcgc.so, run from the top build
+# directory: no internal call through an exported name, and only the
+# intended symbols exported (check-plt.sh).  An executable script, run
+# directly, as examples/check-examples.sh is; no Criterion needed.
+TESTS += tests/check-plt.sh
+EXTRA_DIST += tests/check-plt.sh

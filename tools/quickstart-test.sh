@@ -5,8 +5,9 @@
 #   2. clang build with -Werror and -fsanitize=undefined: make check
 #   3. ThreadSanitizer: the library and tests/tsan-stress.c (tools/tsan.sh)
 #   4. make distcheck (the release tarball builds, installs and checks)
-# Prints a closing "tests: N passed, N failed" line; exits non-zero on any
-# failure.  Build trees go to build/ (ignored by git).
+# Prints a closing "tests: N passed, N failed" line (and how many were
+# skipped: tests/check-fastpath.sh in the sanitizer build); exits non-zero
+# on any failure.  Build trees go to build/ (ignored by git).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
@@ -15,7 +16,7 @@ cgc_need_packages $CGC_BUILD_PACKAGES
 
 [ -x configure ] && [ configure -nt configure.ac ] && [ configure -nt Makefile.am ] || autoreconf -fi >/dev/null
 jobs=$(nproc 2>/dev/null || echo 2)
-passed=0 failed=0
+passed=0 failed=0 skipped=0
 
 # Sum the Criterion synthesis lines and the examples script of one build.
 count_results() {
@@ -28,8 +29,14 @@ count_results() {
       f=$(sed -n 's/.*Failing: \([0-9]*\).*/\1/p' <<<"$line")
       c=$(sed -n 's/.*Crashing: \([0-9]*\).*/\1/p' <<<"$line")
       passed=$((passed + p)); failed=$((failed + f + c))
-    elif [ -f "${log%.log}.trs" ]; then # a plain test program (tests/static-link)
-      if grep -q "^:test-result: PASS" "${log%.log}.trs"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+    elif [ -f "${log%.log}.trs" ]; then # a plain test program (tests/static-link) or script (tests/check-*.sh)
+      if grep -q "^:test-result: PASS" "${log%.log}.trs"; then
+        passed=$((passed + 1))
+      elif grep -q "^:test-result: SKIP" "${log%.log}.trs"; then
+        skipped=$((skipped + 1))
+      else
+        failed=$((failed + 1))
+      fi
     fi
   done
   for log in "$dir"/examples/*.log; do
@@ -107,5 +114,5 @@ else
   tail -n 40 "$top/build/gcc/distcheck.log"; failed=$((failed + 1)); status=1
 fi
 
-echo "tests: $passed passed, $failed failed"
+echo "tests: $passed passed, $failed failed$( ((skipped == 0)) || echo " ($skipped skipped)")"
 exit $status
