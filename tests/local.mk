@@ -192,7 +192,9 @@ endif !SANITIZED
 
 # Mechanical checks of the built libcgc.so, run from the top build
 # directory: no internal call through an exported name, and only the
-# intended symbols exported (check-plt.sh).  An executable script, run
+# intended symbols exported (check-plt.sh); gc_malloc's fast path within
+# its instruction budget of gc/alloc/alloc_inline.h (check-fastpath.sh,
+# skipped outside optimised release builds).  Executable scripts, run
 # directly, as examples/check-examples.sh is; no Criterion needed.
-TESTS += tests/check-plt.sh
-EXTRA_DIST += tests/check-plt.sh
+TESTS += tests/check-plt.sh tests/check-fastpath.sh
+EXTRA_DIST += tests/check-plt.sh tests/check-fastpath.sh
