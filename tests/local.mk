@@ -189,3 +189,12 @@ tests_static_link_LDADD = libcgc.la $(ATOMIC_OPS_LIBS) -lpthread
 tests_static_link_LDFLAGS = -all-static \
 	-Wl,-u,__pthread_create_2_1,-u,__pthread_setspecific,-u,__pthread_key_delete,-u,__pthread_sigmask,-u,__sigprocmask
 endif !SANITIZED
+
+# Mechanical checks of the built libcgc.so, run from the top build
+# directory: no internal call through an exported name, and only the
+# intended symbols exported (check-plt.sh); gc_malloc's fast path within
+# its instruction budget of gc/alloc/alloc_inline.h (check-fastpath.sh,
+# skipped outside optimised release builds).  Executable scripts, run
+# directly, as examples/check-examples.sh is; no Criterion needed.
+TESTS += tests/check-plt.sh tests/check-fastpath.sh
+EXTRA_DIST += tests/check-plt.sh tests/check-fastpath.sh

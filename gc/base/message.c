@@ -11,7 +11,7 @@
 /* Messages go to stderr with one write(2) each, so lines from several
  * processes or threads do not interleave, and no stdio lock is taken (a
  * message may be printed while the heap lock is held). */
-static void vmessage(const char *prefix, const char *fmt, va_list ap) {
+static CGC_PRINTF(2, 0) void vmessage(const char *prefix, const char *fmt, va_list ap) {
   char buf[512];
   int n = snprintf(buf, sizeof buf, "cgc: %s", prefix);
   if (n < 0) return;

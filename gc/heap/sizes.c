@@ -26,8 +26,12 @@ static_assert(CGC_DIRECT_MAX <= 1024 && CGC_DIRECT_MAX % CGC_GRANULE_SIZE == 0,
 static_assert(CGC_DIRECT_MAX / CGC_GRANULE_SIZE == 64, "direct table initialiser lists 65 entries");
 #define DC_LOG(m) ((m) >= 512 ? 9 : 8)
 #define DC_BIG(m) (CGC_CLASS_LINEAR + (DC_LOG(m) - 8) * 8 + (((m) >> (DC_LOG(m) - 3)) & 7))
-#define DC(g) \
-  ((g) == 0 ? 0 : (g)*CGC_GRANULE_SIZE <= CGC_CLASS_LINEAR_MAX ? (g)-1 : DC_BIG((g)*CGC_GRANULE_SIZE - 1))
+/* In size_t, narrowed once: clang's conversion warnings look at untaken
+ * branches too, and DC(0)'s linear one would be -1. */
+#define DC(g)                                                               \
+  ((uint8_t)((g) == 0                                       ? 0             \
+             : (g)*CGC_GRANULE_SIZE <= CGC_CLASS_LINEAR_MAX ? (size_t)(g)-1 \
+                                                            : DC_BIG((g)*CGC_GRANULE_SIZE - 1)))
 #define DC4(g) DC(g), DC((g) + 1), DC((g) + 2), DC((g) + 3)
 #define DC16(g) DC4(g), DC4((g) + 4), DC4((g) + 8), DC4((g) + 12)
 const uint8_t gc__direct_class[CGC_DIRECT_MAX / CGC_GRANULE_SIZE + 1] = {DC16(0), DC16(16), DC16(32),

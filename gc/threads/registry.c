@@ -317,7 +317,9 @@ CGC_API int pthread_setspecific(pthread_key_t key, const void *value) {
       if (v == NULL) gc__fatal("out of memory for the thread-specific data of a thread");
       t->specific = v; /* one store: a stop sees NULL or the whole array */
     }
-    t->specific[key] = (void *)value;
+    /* Through uintptr_t: the shadow only keeps the value for the scanner,
+     * nothing writes through it (-Wcast-qual). */
+    t->specific[key] = (void *)(uintptr_t)value;
   }
   return r;
 }

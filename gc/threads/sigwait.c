@@ -87,13 +87,19 @@ static int sys_sigwait(const sigset_t *set, int *sig) {
   *sig = r;
   return 0;
 }
+/* &t holding a copy of *timeout, or NULL without one. */
+static struct timespec *copy_timeout(const struct timespec *timeout, struct timespec *t) {
+  if (timeout == NULL) return NULL;
+  *t = *timeout;
+  return t;
+}
 static int sys_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *timeout, const sigset_t *mask) {
-  struct timespec t, *tp = timeout != NULL ? (t = *timeout, &t) : NULL;
+  struct timespec t, *tp = copy_timeout(timeout, &t);
   return (int)syscall(SYS_ppoll, fds, n, tp, mask, KSIGSET);
 }
 static int sys_pselect(int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec *timeout,
                        const sigset_t *mask) {
-  struct timespec t, *tp = timeout != NULL ? (t = *timeout, &t) : NULL;
+  struct timespec t, *tp = copy_timeout(timeout, &t);
   struct {
     const sigset_t *set;
     size_t size;

@@ -172,7 +172,10 @@ static void stop_others(void) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_nsec += 100 * 1000 * 1000;
-    if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
+    if (ts.tv_nsec >= 1000000000) {
+      ts.tv_sec++;
+      ts.tv_nsec -= 1000000000;
+    }
     if (sem_timedwait(&acks, &ts) == 0 || errno == EINTR) continue;
     /* 100 ms without an answer: signal the silent ones again (a repeat is
      * harmless: a thread that already answered returns at once), dropping
