@@ -28,6 +28,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cgc/stats.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -186,28 +188,23 @@ CGC_API void gc_stack_switch(gc_stack_t *to);
 
 /* ---- Statistics ------------------------------------------------------- */
 
-/* Versioned: set `size` to sizeof(gc_stats_t) before the call; cgc fills
- * at most that many bytes, so a program built against an older, shorter
- * struct keeps working.  Fields are only ever appended. */
-typedef struct gc_stats_s {
-  size_t size;             /* in: sizeof(gc_stats_t) as the caller knows it */
-  size_t heap_bytes;       /* bytes mapped from the OS for the heap, now */
-  size_t heap_bytes_peak;  /* the largest heap_bytes so far */
-  size_t live_bytes;       /* bytes in objects that survived the last collection */
-  size_t allocated_bytes;  /* bytes handed out for allocation since start; never
-                              decreases.  Counted when a thread takes a span of
-                              free slots, so it runs ahead of the bytes the
-                              program has allocated by at most the free slots
-                              cached per thread and size class. */
-  size_t freed_bytes;      /* bytes released with gc_free/gc_realloc */
-  size_t collections;      /* collections completed */
-  uint64_t pause_total_ns; /* time spent in collections */
-  uint64_t pause_max_ns;   /* the longest collection */
-  uint64_t pause_last_ns;  /* the latest collection */
-  size_t returned_bytes;   /* bytes given back to the OS (madvise/munmap), total */
-} gc_stats_t;
-
+/* Fill *s with a snapshot of the statistics (gc_stats_t and every field
+ * are defined by the schema in cgc/stats.h), taken under the heap lock so
+ * the numbers agree (but freed_bytes, which gc_free adds to without the
+ * lock, may include a concurrent gc_free).  Set s->size to sizeof(gc_stats_t) first: cgc writes
+ * at most s->size bytes (a program built against an older, shorter struct
+ * gets its prefix) and keeps s->size.  Does nothing when s is NULL or
+ * s->size < sizeof(size_t). */
 CGC_API void gc_get_stats(gc_stats_t *s);
+
+/* Write the statistics as one JSON object on one line, every field of
+ * gc_stats_t but `size` as "name":unsigned-integer in the order of the
+ * schema, e.g. {"heap_bytes":4194304,...,"version":2}.  Like snprintf:
+ * writes at most `size` bytes, NUL-terminated whenever size > 0 (cut short
+ * when too small), and returns the length the whole object needs without
+ * the NUL, so a return >= size means it was cut.  buf may be NULL when size
+ * is 0.  CGC_STATS_JSON_SIZE bytes always suffice.  Allocates nothing. */
+CGC_API size_t gc_stats_json(char *buf, size_t size);
 
 #ifdef __cplusplus
 }

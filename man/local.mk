@@ -28,6 +28,7 @@ dist_man_MANS = \
 	man/man3/gc_set_oom_handler.3 \
 	man/man3/gc_size.3 \
 	man/man3/gc_stack_register.3 \
+	man/man3/gc_stats_json.3 \
 	man/man3/gc_stack_switch.3 \
 	man/man3/gc_stack_unregister.3 \
 	man/man3/gc_strdup.3 \

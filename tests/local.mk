@@ -52,6 +52,7 @@ cgc_tests = \
 	tests/test_options \
 	tests/test_stress \
 	tests/test_mark \
+	tests/test_stats \
 	tests/threads/stress \
 	tests/threads/roots \
 	tests/threads/registration \
@@ -114,6 +115,12 @@ tests_test_mark_CPPFLAGS = $(cgc_test_cppflags)
 tests_test_mark_CFLAGS = $(cgc_test_cflags)
 tests_test_mark_LDADD = $(cgc_test_ldadd)
 tests_test_mark_LDFLAGS = $(cgc_test_ldflags)
+
+tests_test_stats_SOURCES = tests/test_stats.c $(cgc_test_common)
+tests_test_stats_CPPFLAGS = $(cgc_test_cppflags)
+tests_test_stats_CFLAGS = $(cgc_test_cflags)
+tests_test_stats_LDADD = $(cgc_test_ldadd)
+tests_test_stats_LDFLAGS = $(cgc_test_ldflags)
 
 # The thread suites (see cgc_threads_common).
 tests_threads_stress_SOURCES = tests/threads/stress.c $(cgc_threads_common)

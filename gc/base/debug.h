@@ -16,6 +16,8 @@
 #ifndef CGC_DEBUG_H
 #define CGC_DEBUG_H
 
+#include <stddef.h>
+
 #include "base/compiler.h"
 
 #ifndef CGC_DEBUG
@@ -30,5 +32,8 @@
 CGC_INTERNAL CGC_NORETURN void gc__assert_fail(const char *what, const char *file, int line);
 CGC_INTERNAL CGC_NORETURN CGC_PRINTF(1, 2) void gc__fatal(const char *fmt, ...);
 CGC_INTERNAL CGC_PRINTF(1, 2) void gc__message(const char *fmt, ...);
+/* Write len bytes of text, as they are (no "cgc: " prefix; the caller ends
+ * it with its newline), in one write(2) as gc__message does. */
+CGC_INTERNAL void gc__message_raw(const char *text, size_t len);
 
 #endif /* CGC_DEBUG_H */

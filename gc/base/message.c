@@ -20,7 +20,11 @@ static CGC_PRINTF(2, 0) void vmessage(const char *prefix, const char *fmt, va_li
   size_t len = (size_t)n + (size_t)m;
   if (len > sizeof buf - 2) len = sizeof buf - 2;
   buf[len++] = '\n';
-  ssize_t w = write(2, buf, len);
+  gc__message_raw(buf, len);
+}
+
+void gc__message_raw(const char *text, size_t len) {
+  ssize_t w = write(2, text, len);
   (void)w;
 }
 

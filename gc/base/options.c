@@ -14,7 +14,7 @@
 
 #include "cgc.h"
 
-enum { T_SIZE, T_LONG, T_BOOL, T_SIGNAL };
+enum { T_SIZE, T_LONG, T_BOOL, T_STATS, T_SIGNAL };
 
 typedef struct {
   const char *name;
@@ -75,6 +75,10 @@ static bool parse_signal(const char *s, long long *out) {
  * 1024).  Returns false when the text is not a valid value of the type. */
 static bool parse(const char *s, int type, long long *out) {
   if (type == T_SIGNAL) return parse_signal(s, out);
+  if (type == T_STATS && strcmp(s, "json") == 0) {
+    *out = CGC_PRINT_STATS_JSON;
+    return true;
+  }
   char *end;
   errno = 0;
   long long v = strtoll(s, &end, 10);
@@ -102,7 +106,7 @@ static bool parse(const char *s, int type, long long *out) {
     if (*end == 'b' || *end == 'B') end++;
     if (v > (1LL << 62) / mul) return false;
     v *= mul;
-  } else if (type == T_BOOL && v > 1) {
+  } else if ((type == T_BOOL || type == T_STATS) && v > 1) {
     return false;
   }
   if (*end != '\0') return false;
@@ -129,6 +133,7 @@ static void read_one(int i) {
       gc__message("ignoring %s=%s (not a valid %s); using %lld", descs[i].name, s,
                   descs[i].type == T_SIZE     ? "size"
                   : descs[i].type == T_BOOL   ? "0/1"
+                  : descs[i].type == T_STATS  ? "0/1/json"
                   : descs[i].type == T_SIGNAL ? "signal for stopping threads"
                                               : "number",
                   descs[i].def);

@@ -15,7 +15,8 @@
 
 /* X(name, type, default, description).  type: SIZE (bytes, K/M/G suffix),
  * LONG (integer), BOOL (0/1), SIGNAL (a number or a name: PWR, SIGXCPU,
- * RTMIN+3, ...; not one of KILL, STOP, SEGV, BUS, ILL, FPE). */
+ * RTMIN+3, ...; not one of KILL, STOP, SEGV, BUS, ILL, FPE),
+ * STATS (0, 1 or json: CGC_PRINT_STATS_*). */
 #define CGC_OPTION_TABLE(X)                                                                          \
   X(INITIAL_HEAP_SIZE, SIZE, 8u << 20,                                                               \
     "bytes allocated before the first collection, and the least between two")                        \
@@ -23,7 +24,7 @@
   X(HEAP_GROWTH, LONG, 50,                                                                           \
     "percent of the live bytes (atomic ones weighted 1/4) allocated between collections")            \
   X(DISABLE, BOOL, 0, "never collect (as if gc_disable() had been called)")                          \
-  X(PRINT_STATS, BOOL, 0, "a line per collection and a summary at exit (stderr)")                    \
+  X(PRINT_STATS, STATS, 0, "1: a line per collection, a summary at exit; json: a JSON line at exit") \
   X(VERBOSE, BOOL, 0, "print the effective configuration at start")                                  \
   X(DECOMMIT_DELAY, LONG, 2, "collections a free page waits before it goes back to the OS")          \
   X(MARK_STACK_MAX, SIZE, 1u << 20, "mark-stack entries per marker before overflow recovery")        \
@@ -31,6 +32,9 @@
     "marking threads, the collecting one included (0 = one per online CPU, at most 16; 1 = serial)") \
   X(VERIFY, BOOL, CGC_DEBUG >= 2, "check heap invariants after every collection")                    \
   X(SIGNAL, SIGNAL, SIGPWR, "signal that stops threads for a collection")
+
+/* The values of CGC_PRINT_STATS (an option of type STATS). */
+enum { CGC_PRINT_STATS_TEXT = 1, CGC_PRINT_STATS_JSON = 2 };
 
 /* (clang-format takes the expansion for an unfinished expression) */
 /* clang-format off */

@@ -133,7 +133,7 @@ void gc__collect_locked(const char *reason) {
   gc__stats.pause_total_ns += pause;
   gc__stats.pause_last_ns = pause;
   if (pause > gc__stats.pause_max_ns) gc__stats.pause_max_ns = pause;
-  if (gc__option(CGC_OPT_PRINT_STATS))
+  if (gc__option(CGC_OPT_PRINT_STATS) == CGC_PRINT_STATS_TEXT)
     gc__stats_print_collection(pause, gc__heap.live_atomic, gc__heap.trigger);
 }
 
@@ -178,18 +178,8 @@ void gc_get_stats(gc_stats_t *s) {
   if (s == NULL || s->size < sizeof(size_t)) return;
   gc__ensure_init();
   gc_stats_t full;
-  memset(&full, 0, sizeof full);
   gc__lock();
-  full.heap_bytes = (size_t)gc__stats.heap.current;
-  full.heap_bytes_peak = (size_t)gc__stats.heap.peak;
-  full.live_bytes = (size_t)gc__stats.live.current;
-  full.allocated_bytes = (size_t)gc__stats.allocated;
-  full.freed_bytes = (size_t)gc__stats.freed;
-  full.collections = (size_t)gc__stats.collections;
-  full.pause_total_ns = gc__stats.pause_total_ns;
-  full.pause_max_ns = gc__stats.pause_max_ns;
-  full.pause_last_ns = gc__stats.pause_last_ns;
-  full.returned_bytes = (size_t)gc__stats.returned;
+  gc__stats_snapshot(&full);
   gc__unlock();
   size_t n = s->size < sizeof full ? s->size : sizeof full;
   full.size = s->size;

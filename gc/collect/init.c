@@ -18,6 +18,10 @@
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void print_summary_at_exit(void) {
+  if (gc__option(CGC_OPT_PRINT_STATS) == CGC_PRINT_STATS_JSON) {
+    gc__stats_print_json(); /* takes the lock */
+    return;
+  }
   gc__lock();
   gc__stats_print_summary();
   gc__unlock();

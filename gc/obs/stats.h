@@ -1,13 +1,17 @@
 /*
- * stats.h -- cgc's statistics, defined once.  Amounts that go up and down
+ * stats.h -- cgc's own statistics counters, generated from the one schema
+ * (CGC_STAT_FIELDS, include/cgc/stats.h).  Amounts that go up and down
  * (bytes mapped, live bytes) are gc_stat_count_t with current, peak and
- * total; events are plain counters.  Updated under the heap lock, except
- * `freed`, which gc_free adds to atomically without it.
+ * total; the rest are plain counters.  Updated under the heap lock (L1),
+ * except the schema's ATOMIC ones (`freed`), which gc_free adds to
+ * atomically without it.
  */
 #ifndef CGC_STATS_H
 #define CGC_STATS_H
 
 #include <stdint.h>
+
+#include "cgc.h"
 
 #include "base/compiler.h"
 
@@ -15,37 +19,19 @@ typedef struct gc_stat_count {
   int64_t current, peak, total;
 } gc_stat_count_t;
 
-/* X(name, description) */
-#define CGC_STAT_AMOUNTS(X)                        \
-  X(heap, "bytes mapped from the OS for the heap") \
-  X(live, "bytes live after the last collection")
-
-#define CGC_STAT_COUNTERS(X)                                               \
-  X(allocated, "bytes handed to threads for allocation (never decreases)") \
-  X(freed, "bytes released with gc_free")                                  \
-  X(returned, "bytes given back to the OS")                                \
-  X(collections, "collections completed")                                  \
-  X(pause_total_ns, "nanoseconds spent collecting")                        \
-  X(pause_max_ns, "longest collection, ns")                                \
-  X(pause_last_ns, "latest collection, ns")                                \
-  X(mark_overflows, "times the mark stack overflowed")                     \
-  X(mark_total_ns, "nanoseconds spent tracing (gc__mark_drain)")           \
-  X(mark_last_ns, "tracing time of the latest collection, ns")             \
-  X(parallel_marks, "collections marked by more than one marker")          \
-  X(steals, "ranges a marker took from another marker's deque")            \
-  X(markers_last, "markers in the latest collection")                      \
-  X(spans_swept, "spans swept lazily")                                     \
-  X(spans_freed, "spans found empty and returned to the pool")             \
-  X(segments_mapped, "segments mapped")                                    \
-  X(segments_unmapped, "segments unmapped")
+/* One member per COUNTER or ATOMIC entry and per amount (its CURRENT
+ * entry); PEAK, TOTAL and CONST entries add none. */
+#define CGC_STAT_STORE_COUNTER(from) uint64_t from;
+#define CGC_STAT_STORE_ATOMIC(from) uint64_t from;
+#define CGC_STAT_STORE_CURRENT(from) gc_stat_count_t from;
+#define CGC_STAT_STORE_PEAK(from)
+#define CGC_STAT_STORE_TOTAL(from)
+#define CGC_STAT_STORE_CONST(from)
 
 typedef struct gc_stats_internal {
-#define CGC_STAT_AMOUNT_FIELD(name, desc) gc_stat_count_t name;
-  CGC_STAT_AMOUNTS(CGC_STAT_AMOUNT_FIELD)
-#undef CGC_STAT_AMOUNT_FIELD
-#define CGC_STAT_COUNTER_FIELD(name, desc) uint64_t name;
-  CGC_STAT_COUNTERS(CGC_STAT_COUNTER_FIELD)
-#undef CGC_STAT_COUNTER_FIELD
+#define CGC_STAT_STORE(name, type, kind, from, desc) CGC_STAT_STORE_##kind(from)
+  CGC_STAT_FIELDS(CGC_STAT_STORE)
+#undef CGC_STAT_STORE
 } gc_stats_internal_t;
 
 CGC_INTERNAL extern gc_stats_internal_t gc__stats;
@@ -57,8 +43,20 @@ static inline void gc__stat_add(gc_stat_count_t *s, int64_t n) {
 }
 static inline void gc__stat_set(gc_stat_count_t *s, int64_t v) { gc__stat_add(s, v - s->current); }
 
-/* The CGC_PRINT_STATS lines (heap lock held, so the numbers agree). */
+/* The public snapshot of gc__stats, every field but `size` (heap lock
+ * held, so the numbers agree). */
+CGC_INTERNAL void gc__stats_snapshot(gc_stats_t *out);
+
+/* Format *s as gc_stats_json() does (same contract), without taking the
+ * lock: gc_stats_json is this on a fresh snapshot. */
+CGC_INTERNAL size_t gc__stats_format_json(const gc_stats_t *s, char *buf, size_t size);
+
+/* The CGC_PRINT_STATS=1 lines: one per collection and the summary at exit
+ * (heap lock held, so the numbers agree). */
 CGC_INTERNAL void gc__stats_print_collection(uint64_t pause_ns, uint64_t live_atomic, uint64_t next_after);
 CGC_INTERNAL void gc__stats_print_summary(void);
+/* The CGC_PRINT_STATS=json line at exit: gc_stats_json's object, alone on
+ * its line, in one write(2).  Takes the heap lock itself (not held). */
+CGC_INTERNAL void gc__stats_print_json(void);
 
 #endif
