@@ -174,10 +174,14 @@ void gc_enable(void) {
   gc__unlock();
 }
 
+/* The cap is gc__heap.max_heap; CGC_MAX_HEAP_SIZE follows it, so that
+ * gc_option_get reads it back (init.c's gc_option_set sets both too). */
 void gc_set_max_heap_size(size_t bytes) {
   gc__ensure_init();
   gc__lock();
   gc__heap.max_heap = bytes;
+  gc__option_store(CGC_OPT_MAX_HEAP_SIZE,
+                   bytes > (size_t)CGC_OPTION_SIZE_MAX ? CGC_OPTION_SIZE_MAX : (long long)bytes);
   gc__unlock();
 }
 
