@@ -12,7 +12,8 @@
  * Errors are reported the way malloc reports them: NULL with errno ENOMEM,
  * unless an out-of-memory handler is installed (gc_set_oom_handler).
  * Passing a pointer that cgc did not return to gc_free() or gc_realloc()
- * prints a diagnostic naming the pointer and aborts.
+ * prints a diagnostic naming the pointer and aborts (gc_set_error_handler
+ * runs a hook first).
  *
  * Threads: every thread created with pthread_create (no macro, no wrapper:
  * cgc interposes the function) is registered from its first instruction
@@ -140,6 +141,68 @@ CGC_API void gc_set_max_heap_size(size_t bytes);
  * their results alias nothing). */
 typedef void *(*gc_oom_handler_t)(size_t requested);
 CGC_API gc_oom_handler_t gc_set_oom_handler(gc_oom_handler_t handler);
+
+/* ---- Options ---------------------------------------------------------- */
+
+/* The CGC_* options (README.md, "Options") at run time.  `name` is the
+ * variable's name with or without the "CGC_" prefix ("CGC_HEAP_GROWTH" or
+ * "HEAP_GROWTH"; case-sensitive).  Values are integers: sizes in bytes,
+ * booleans 0 or 1, CGC_SIGNAL a signal number.  Both return 0 on success
+ * and -1 with errno set on failure:
+ *   EINVAL  unknown name (or NULL), value NULL, or a value out of the
+ *           option's bounds (CGC_VERBOSE=1 prints them);
+ *   EPERM   gc_option_set of an option read at start-up only:
+ *           CGC_SIGNAL, CGC_MARKERS, CGC_MARK_STACK_MAX, CGC_VERBOSE.
+ * Safe from any thread.  A new value takes effect where cgc next reads it:
+ *   CGC_MAX_HEAP_SIZE      at once (the same as gc_set_max_heap_size, which
+ *                          gc_option_get reads back, capped at 2^62);
+ *   CGC_DISABLE            at once: 1 adds one level to the gc_disable()
+ *                          depth and 0 takes it away again (as one
+ *                          gc_enable()); setting the value it has does
+ *                          nothing.  It reads back as that level, not as
+ *                          the depth gc_disable() calls built;
+ *   CGC_HEAP_GROWTH,
+ *   CGC_INITIAL_HEAP_SIZE  when the next budget is set, at the end of the
+ *                          next collection;
+ *   CGC_DECOMMIT_DELAY,
+ *   CGC_VERIFY             at the next collection;
+ *   CGC_PRINT_STATS        from the next collection on, and for the
+ *                          summary at exit (printed when it is 1 then).
+ * gc_option_get initialises cgc first, so it reads the environment's value
+ * before any gc_option_set. */
+CGC_API int gc_option_get(const char *name, long long *value);
+CGC_API int gc_option_set(const char *name, long long value);
+
+/* ---- Messages and fatal errors ------------------------------------------ */
+
+/* Where cgc's messages go: warnings, reports of ignored options, the
+ * CGC_PRINT_STATS and CGC_VERBOSE lines, and fatal errors.  Each is one
+ * line, passed whole as msg: "cgc: " and the text, ending in a newline
+ * (at most 511 bytes and the NUL).  fn(msg, arg) is called for each
+ * instead of writing msg to stderr; NULL restores stderr.
+ *
+ * The hook may be called from any thread, several at once, and from
+ * inside a collection, with every other thread stopped and cgc's heap
+ * lock held.  So it must not call cgc (no allocation from cgc: it would
+ * deadlock), and should not take a lock that another thread may hold --
+ * stdio's and the system malloc's among them; write(2) to a descriptor is
+ * safe.  A message printed while the hook changes may still go to the
+ * previous one.  Safe to call from any thread, at any time. */
+typedef void (*gc_output_fn_t)(const char *msg, void *arg);
+CGC_API void gc_set_output(gc_output_fn_t fn, void *arg);
+
+/* Called with the line of a fatal error ("cgc: fatal: ...\n": a gc_free
+ * of a pointer cgc did not return, no memory for cgc's own tables, a
+ * broken heap invariant, ...) after it was printed (to stderr or the
+ * output hook), right before cgc aborts the process.  NULL removes it.
+ * It runs in the thread that failed, under the same rules as the output
+ * hook (it may be inside a collection, with the heap lock held), and only
+ * for the first fatal error of the process: a fatal error while it runs,
+ * or after it, aborts at once.  If it returns, cgc calls abort().  It may
+ * leave by longjmp at its own risk: cgc's lock and state stay as they were
+ * at the error, so calling cgc afterwards may deadlock or crash. */
+typedef void (*gc_error_fn_t)(const char *msg, void *arg);
+CGC_API void gc_set_error_handler(gc_error_fn_t fn, void *arg);
 
 /* ---- Threads ---------------------------------------------------------- */
 

@@ -21,16 +21,20 @@ dist_man_MANS = \
 	man/man3/gc_init.3 \
 	man/man3/gc_malloc.3 \
 	man/man3/gc_malloc_atomic.3 \
+	man/man3/gc_option_get.3 \
+	man/man3/gc_option_set.3 \
 	man/man3/gc_realloc.3 \
 	man/man3/gc_register_thread.3 \
 	man/man3/gc_remove_roots.3 \
+	man/man3/gc_set_error_handler.3 \
 	man/man3/gc_set_max_heap_size.3 \
 	man/man3/gc_set_oom_handler.3 \
+	man/man3/gc_set_output.3 \
 	man/man3/gc_size.3 \
 	man/man3/gc_stack_register.3 \
-	man/man3/gc_stats_json.3 \
 	man/man3/gc_stack_switch.3 \
 	man/man3/gc_stack_unregister.3 \
+	man/man3/gc_stats_json.3 \
 	man/man3/gc_strdup.3 \
 	man/man3/gc_strndup.3 \
 	man/man3/gc_thread_is_registered.3 \

@@ -1,7 +1,8 @@
 /*
  * test_death.c -- misuse that cgc.h declares fatal: gc_free / gc_realloc of
  * a pointer cgc did not return (stack, global, system malloc, interior,
- * already freed) prints a diagnostic naming the pointer and aborts.
+ * already freed) prints a diagnostic naming the pointer and aborts; the
+ * error handler (gc_set_error_handler) gets that line first.
  */
 #include "common.h"
 
@@ -207,4 +208,116 @@ Test(death_diagnostic, names_the_pointer) {
   cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
   assert_names_pointer(out, g_global);
   free(m);
+}
+
+/* ---- the error handler (gc_set_error_handler) ----------------------------- */
+
+static int g_tag = 7;
+
+/* Writes "handler: " and the line it got to stderr, then returns. */
+static void echo_handler(const char *msg, void *arg) {
+  char buf[600];
+  size_t n = (size_t)snprintf(buf, sizeof buf, "handler(%d): %s", *(int *)arg, msg);
+  ssize_t w = write(2, buf, n < sizeof buf ? n : sizeof buf - 1);
+  (void)w;
+}
+
+static void child_free_with_handler(void *p) {
+  gc_set_error_handler(echo_handler, &g_tag);
+  gc_free(p);
+}
+
+Test(death_handler, is_called_with_the_message_then_cgc_aborts) {
+  char out[4096];
+  int status;
+  gc_init();
+  run_child(child_free_with_handler, BAD(g_global), out, sizeof out, &status);
+  cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "status %#x:\n%s", status, out);
+  /* the line as printed, then the handler with exactly that line */
+  const char *nl = strchr(out, '\n');
+  cr_assert_not_null(nl, "%s", out);
+  size_t len = (size_t)(nl + 1 - out);
+  cr_assert_eq(strncmp(out, "cgc: fatal: gc_free(", 20), 0, "%s", out);
+  cr_assert_eq(strncmp(nl + 1, "handler(7): ", 12), 0, "the handler did not run after the message:\n%s", out);
+  cr_assert_eq(strncmp(nl + 1 + 12, out, len), 0, "the handler got another line:\n%s", out);
+  cr_assert_eq(nl[1 + 12 + len], '\0', "more after the handler:\n%s", out);
+}
+
+static void exit_handler(const char *msg, void *arg) {
+  _exit(arg == &g_tag && strncmp(msg, "cgc: fatal: gc_free(", 20) == 0 && msg[strlen(msg) - 1] == '\n' ? 42
+                                                                                                       : 43);
+}
+
+Test(death_handler, may_end_the_process_itself, .exit_code = 42) {
+  gc_set_error_handler(exit_handler, &g_tag);
+  char *p = gc_malloc(64);
+  cr_assert_not_null(p);
+  gc_free(BAD(p + 8));
+}
+
+/* A fatal error inside the handler aborts at once instead of calling it
+ * again. */
+static void failing_handler(const char *msg, void *arg) {
+  echo_handler(msg, arg);
+  gc_free(BAD(g_global + 8));
+}
+
+static void child_free_with_failing_handler(void *p) {
+  gc_set_error_handler(failing_handler, &g_tag);
+  gc_free(p);
+}
+
+Test(death_handler, a_fatal_error_in_it_aborts_at_once) {
+  char out[4096];
+  int status;
+  gc_init();
+  run_child(child_free_with_failing_handler, BAD(g_global), out, sizeof out, &status);
+  cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "status %#x:\n%s", status, out);
+  size_t handlers = 0, fatals = 0;
+  for (const char *s = out; (s = strstr(s, "handler(7)")) != NULL; s++) handlers++;
+  for (const char *s = out; (s = strstr(s, "cgc: fatal: ")) != NULL; s++) fatals++;
+  cr_assert_eq(handlers, 1, "the handler ran %zu times:\n%s", handlers, out);
+  cr_assert_eq(fatals, 3, "expected the first error, the handler's echo of it, then the second:\n%s", out);
+}
+
+static void child_handler_removed(void *p) {
+  gc_set_error_handler(echo_handler, &g_tag);
+  gc_set_error_handler(NULL, NULL);
+  gc_free(p);
+}
+
+Test(death_handler, null_removes_it) {
+  char out[4096];
+  int status;
+  gc_init();
+  run_child(child_handler_removed, BAD(g_global), out, sizeof out, &status);
+  cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "status %#x", status);
+  cr_assert_null(strstr(out, "handler"), "a removed handler ran:\n%s", out);
+  cr_assert_eq(strncmp(out, "cgc: fatal: gc_free(", 20), 0, "%s", out);
+}
+
+/* Internal errors (no memory for a table, a failed assertion) go the
+ * same way, through the output hook when there is one. */
+static void echo_output(const char *msg, void *arg) {
+  (void)arg;
+  char buf[600];
+  size_t n = (size_t)snprintf(buf, sizeof buf, "output: %s", msg);
+  ssize_t w = write(2, buf, n < sizeof buf ? n : sizeof buf - 1);
+  (void)w;
+}
+
+static void child_internal_fatal(void *arg) {
+  (void)arg;
+  gc_set_output(echo_output, NULL);
+  gc_set_error_handler(echo_handler, &g_tag);
+  gc__assert_fail("x == 1", "gc/heap/segment.c", 12);
+}
+
+Test(death_handler, internal_errors_reach_the_hooks) {
+  char out[4096];
+  int status;
+  run_child(child_internal_fatal, NULL, out, sizeof out, &status);
+  cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "status %#x", status);
+  cr_assert_str_eq(out, "output: cgc: fatal: internal assertion failed: x == 1 (gc/heap/segment.c:12)\n"
+                        "handler(7): cgc: fatal: internal assertion failed: x == 1 (gc/heap/segment.c:12)\n");
 }

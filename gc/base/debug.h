@@ -33,7 +33,8 @@ CGC_INTERNAL CGC_NORETURN void gc__assert_fail(const char *what, const char *fil
 CGC_INTERNAL CGC_NORETURN CGC_PRINTF(1, 2) void gc__fatal(const char *fmt, ...);
 CGC_INTERNAL CGC_PRINTF(1, 2) void gc__message(const char *fmt, ...);
 /* Write len bytes of text, as they are (no "cgc: " prefix; the caller ends
- * it with its newline), in one write(2) as gc__message does. */
+ * it with its newline and a NUL at text[len]), through the output hook or
+ * in one write(2), as gc__message does. */
 CGC_INTERNAL void gc__message_raw(const char *text, size_t len);
 
 #endif /* CGC_DEBUG_H */

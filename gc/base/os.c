@@ -25,8 +25,13 @@ void *gc__os_map_aligned(size_t size, size_t align) {
   return (void *)aligned;
 }
 
+/* strerrordesc_np, not strerror: an untranslated static table, so no
+ * gettext and no allocation on the way to a fatal message. */
 void gc__os_unmap(void *p, size_t size) {
-  if (munmap(p, size) != 0) gc__fatal("munmap(%p, %zu) failed: %s", p, size, strerror(errno));
+  if (munmap(p, size) != 0) {
+    const char *why = strerrordesc_np(errno);
+    gc__fatal("munmap(%p, %zu) failed: %s", p, size, why != NULL ? why : "unknown error");
+  }
 }
 
 void gc__os_decommit(void *p, size_t size) { (void)madvise(p, size, MADV_DONTNEED); }

@@ -165,16 +165,20 @@ void gc_enable(void) {
   gc__unlock();
 }
 
+/* The cap is gc__heap.max_heap; CGC_MAX_HEAP_SIZE follows it, so that
+ * gc_option_get reads it back (init.c's gc_option_set sets both too). */
 void gc_set_max_heap_size(size_t bytes) {
   gc__ensure_init();
   gc__lock();
   gc__heap.max_heap = bytes;
+  gc__option_store(CGC_OPT_MAX_HEAP_SIZE,
+                   bytes > (size_t)CGC_OPTION_SIZE_MAX ? CGC_OPTION_SIZE_MAX : (long long)bytes);
   gc__unlock();
 }
 
 /* Why: callers compiled against an older, shorter gc_stats_t must keep
  * working, so only s->size bytes are written (and `size` itself kept). */
-void gc_get_stats(gc_stats_t *s) {
+void gc__get_stats(gc_stats_t *s) {
   if (s == NULL || s->size < sizeof(size_t)) return;
   gc__ensure_init();
   gc_stats_t full;
@@ -185,3 +189,4 @@ void gc_get_stats(gc_stats_t *s) {
   full.size = s->size;
   memcpy(s, &full, n);
 }
+void gc_get_stats(gc_stats_t *s) CGC_ALIAS(gc__get_stats);

@@ -110,7 +110,6 @@
 #include "obs/stats.h"
 #include "threads/registry.h"
 
-#define CGC_MARKERS_MAX 16
 #define CACHE_LINE 64
 #define INITIAL_ENTRIES 4096
 /* A longer range is scanned a piece at a time, the rest pushed back: no
@@ -744,19 +743,17 @@ void gc__mark_range(uintptr_t lo, uintptr_t hi) {
 /* ---- start-up and fork ------------------------------------------------ */
 
 /* Resolve CGC_MARKERS: 0 means one per online CPU (that this process may
- * run on); at most CGC_MARKERS_MAX (an explicit larger value is reported
- * and capped). */
+ * run on), at most CGC_MARKERS_MAX.  An explicit count is within
+ * 1..CGC_MARKERS_MAX already: the option table clamps it (and says so). */
 static unsigned resolve_markers(void) {
   long long want = gc__option(CGC_OPT_MARKERS);
+  CGC_ASSERT(want >= 0 && want <= CGC_MARKERS_MAX);
   if (want == 0) {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     cpu_set_t set;
     if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) < cpus) cpus = CPU_COUNT(&set);
     want = cpus < 1 ? 1 : cpus;
     if (want > CGC_MARKERS_MAX) want = CGC_MARKERS_MAX;
-  } else if (want > CGC_MARKERS_MAX) {
-    gc__message("CGC_MARKERS=%lld is more than %d; using %d", want, CGC_MARKERS_MAX, CGC_MARKERS_MAX);
-    want = CGC_MARKERS_MAX;
   }
   return (unsigned)want;
 }
@@ -775,12 +772,12 @@ static void init_idle(gc_mark_state_t *st) {
 
 /* At initialisation: the marker table and marker 0's ring.  The ring
  * maximum is CGC_MARK_STACK_MAX rounded down to a power of two, at least
- * 16 (a FIFO's worth). */
+ * 16 (a FIFO's worth: the option table's lower bound). */
 void gc__mark_init(void) {
   gc_mark_state_t *st = gc__os_alloc(sizeof *st);
   if (st == NULL) gc__fatal("cannot map the marker table");
   size_t max = (size_t)gc__option(CGC_OPT_MARK_STACK_MAX);
-  if (max < 16) max = 16;
+  CGC_ASSERT(max >= 16);
   st->max = (size_t)1 << (63 - __builtin_clzll(max));
   st->nmax = resolve_markers();
   for (unsigned i = 0; i < CGC_MARKERS_MAX; i++) st->m[i].index = i;

@@ -79,19 +79,21 @@ size_t gc__stats_format_json(const gc_stats_t *s, char *buf, size_t size) {
   return o.len;
 }
 
-size_t gc_stats_json(char *buf, size_t size) {
+size_t gc__stats_json(char *buf, size_t size) {
   gc_stats_t s;
   memset(&s, 0, sizeof s);
   s.size = sizeof s;
-  gc_get_stats(&s);
+  gc__get_stats(&s);
   return gc__stats_format_json(&s, buf, size);
 }
+size_t gc_stats_json(char *buf, size_t size) CGC_ALIAS(gc__stats_json);
 
 void gc__stats_print_json(void) {
-  char line[CGC_STATS_JSON_SIZE]; /* the object, then '\n' in place of its NUL */
-  size_t n = gc_stats_json(line, sizeof line);
-  if (n >= sizeof line) n = sizeof line - 1; /* cannot happen: the size is a bound */
+  char line[CGC_STATS_JSON_SIZE + 1]; /* the object, '\n' in place of its NUL, a NUL */
+  size_t n = gc__stats_json(line, CGC_STATS_JSON_SIZE);
+  if (n >= CGC_STATS_JSON_SIZE) n = CGC_STATS_JSON_SIZE - 1; /* cannot happen: the size is a bound */
   line[n++] = '\n';
+  line[n] = '\0';
   gc__message_raw(line, n);
 }
 

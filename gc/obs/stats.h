@@ -59,4 +59,10 @@ CGC_INTERNAL void gc__stats_print_summary(void);
  * its line, in one write(2).  Takes the heap lock itself (not held). */
 CGC_INTERNAL void gc__stats_print_json(void);
 
+/* The hidden definitions behind gc_get_stats (collect/collect.c: the
+ * snapshot is taken under the heap lock there) and gc_stats_json (here);
+ * the public names are aliases, so libcgc's own calls bind locally. */
+CGC_INTERNAL void gc__get_stats(gc_stats_t *s);
+CGC_INTERNAL size_t gc__stats_json(char *buf, size_t size);
+
 #endif

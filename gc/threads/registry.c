@@ -39,7 +39,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -49,6 +48,7 @@
 #include "alloc/tctx.h"
 #include "base/atomic.h"
 #include "base/debug.h"
+#include "base/format.h"
 #include "base/options.h"
 #include "base/os.h"
 #include "heap/lock.h"
@@ -87,7 +87,7 @@ void *gc__find_next(const char *name, void *ours, void *static_fallback) {
   char buf[64];
   void *def = dlsym(RTLD_DEFAULT, name);
   if (def == ours) {
-    snprintf(buf, sizeof buf, "__interceptor_%s", name);
+    gc__format(buf, sizeof buf, "__interceptor_%s", name);
     void *icpt = dlsym(RTLD_DEFAULT, buf);
     if (icpt != NULL && icpt != ours) return icpt;
   }
