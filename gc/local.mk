@@ -2,7 +2,7 @@
 # tour and the include rules, tools/check-layers.sh checks them).
 lib_LTLIBRARIES += libcgc.la
 libcgc_la_SOURCES = \
-	gc/base/compiler.h gc/base/debug.h gc/base/atomic.h gc/base/os.h gc/base/options.h gc/base/ranges.h \
+	gc/base/compiler.h gc/base/debug.h gc/base/atomic.h gc/base/os.h gc/base/options.h gc/base/ranges.h gc/base/track.h \
 	gc/base/format.h \
 	gc/base/os.c gc/base/message.c gc/base/format.c gc/base/options.c gc/base/ranges.c \
 	gc/heap/geometry.h gc/heap/layout.h gc/heap/sizes.h gc/heap/lock.h gc/heap/heap.h \

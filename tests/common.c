@@ -215,6 +215,14 @@ t_child_t *t_run_child(const char *scenario, const char *const *env) {
   snprintf(child, sizeof child, "CGC_TEST_CHILD=%s", scenario);
   size_t k = 0;
   envp[k++] = child;
+  static const char *const sanitizer_vars[] = {"ASAN_OPTIONS", "UBSAN_OPTIONS"};
+  char sanitizer_env[2][1024];
+  for (size_t i = 0; i < 2; i++) { /* the options of this run's sanitizer build */
+    const char *v = getenv(sanitizer_vars[i]);
+    if (v == NULL) continue;
+    snprintf(sanitizer_env[i], sizeof sanitizer_env[i], "%s=%s", sanitizer_vars[i], v);
+    envp[k++] = sanitizer_env[i];
+  }
   for (; env && *env && k < 15; env++) envp[k++] = (char *)*env;
   envp[k] = NULL;
   posix_spawn_file_actions_t fa;

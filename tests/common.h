@@ -155,7 +155,9 @@ void t_list_check(const t_node *head, size_t count, uint64_t idbase);
 /* Scenarios that need their own environment (CGC_* options, LD_PRELOAD)
  * or that must die: the test program re-executes itself with
  * CGC_TEST_CHILD=scenario and only the given environment (a NULL-ended
- * list), and a constructor of the program runs the scenario.  Returns its
+ * list; the sanitizer options ASAN_OPTIONS and UBSAN_OPTIONS of the run
+ * are passed on too), and a constructor of the program runs the
+ * scenario.  Returns its
  * wait status and output (malloc'ed; free it). */
 typedef struct t_child {
   int status;

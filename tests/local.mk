@@ -53,6 +53,7 @@ cgc_tests = \
 	tests/test_stress \
 	tests/test_mark \
 	tests/test_stats \
+	tests/test_osfail \
 	tests/threads/stress \
 	tests/threads/roots \
 	tests/threads/registration \
@@ -121,6 +122,11 @@ tests_test_stats_CPPFLAGS = $(cgc_test_cppflags)
 tests_test_stats_CFLAGS = $(cgc_test_cflags)
 tests_test_stats_LDADD = $(cgc_test_ldadd)
 tests_test_stats_LDFLAGS = $(cgc_test_ldflags)
+tests_test_osfail_SOURCES = tests/test_osfail.c $(cgc_test_common)
+tests_test_osfail_CPPFLAGS = $(cgc_test_cppflags)
+tests_test_osfail_CFLAGS = $(cgc_test_cflags)
+tests_test_osfail_LDADD = $(cgc_test_ldadd)
+tests_test_osfail_LDFLAGS = $(cgc_test_ldflags)
 
 # The thread suites (see cgc_threads_common).
 tests_threads_stress_SOURCES = tests/threads/stress.c $(cgc_threads_common)

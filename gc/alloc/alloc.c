@@ -13,6 +13,7 @@
 #include "alloc/alloc_inline.h"
 #include "alloc/span.h"
 #include "alloc/tctx.h"
+#include "base/track.h"
 #include "heap/heap.h"
 #include "obs/stats.h"
 #include "sweep/reclaim.h"
@@ -146,6 +147,7 @@ static uintptr_t alloc_large(size_t n, unsigned kind) {
       }
     }
     if (obj != 0) {
+      CGC_TRACK_ALLOC((void *)obj, sp->obj_size); /* its pages were poisoned in the pool */
       sp->kind = (uint8_t)kind;
       gc__alloc_set(seg, gc__granule_index(seg, obj));
       count_allocated(sp->obj_size);
@@ -186,6 +188,7 @@ CGC_NOINLINE void *gc__alloc_slow(size_t n, unsigned kind) {
       *head = list;
     }
     void *p = *head;
+    CGC_TRACK_ALLOC(p, gc__classes[cls].size);
     *head = *(void **)p;
     *(void **)p = NULL;
     return p;

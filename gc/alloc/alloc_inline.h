@@ -20,12 +20,14 @@
  *     gc_malloc(24) and gc_malloc_atomic(24) calls under callgrind
  *     (bench/fastpath.c; refills amortised in; the measurements:
  *     docs/design/allocation.md).
+ * An ASan build also unpoisons the slot it hands out (base/track.h).
  */
 #ifndef CGC_ALLOC_INLINE_H
 #define CGC_ALLOC_INLINE_H
 
 #include "alloc/alloc.h"
 #include "alloc/tctx.h"
+#include "base/track.h"
 #include "heap/geometry.h"
 #include "heap/sizes.h"
 
@@ -43,6 +45,7 @@ CGC_INLINE void *gc__alloc_fast(size_t n, unsigned kind) {
   void **head = &t->free[kind][cls];
   void *p = *head;
   if (CGC_UNLIKELY(p == NULL)) return gc__alloc_slow(n, kind);
+  CGC_TRACK_ALLOC(p, gc__classes[cls].size); /* nothing unless ASan (base/track.h) */
   *head = *(void **)p;
   *(void **)p = NULL;
   return p;

@@ -9,6 +9,7 @@
 
 #include "alloc/alloc.h"
 #include "alloc/tctx.h"
+#include "base/track.h"
 #include "heap/heap.h"
 #include "obs/stats.h"
 #include "sweep/reclaim.h"
@@ -30,15 +31,29 @@ static uintptr_t checked_object(const void *p, const char *who, gc_segment_t **s
   gc__fatal("%s(%p): not a pointer returned by cgc (outside the cgc heap)", who, p);
 }
 
+/* Zero an object being freed.  Unchecked in an ASan build: a gc_free of
+ * the same object racing with this one (a double free, which the caller's
+ * CAS reports) may have poisoned it already; plain stores, because ASan
+ * checks memset wherever it is called from. */
+CGC_NO_SANITIZE_ADDRESS static void wipe(void *obj, size_t size) {
+#if CGC_ASAN
+  for (volatile uint64_t *w = obj, *end = w + size / sizeof *w; w < end; w++) *w = 0;
+#else
+  memset(obj, 0, size);
+#endif
+}
+
 /* Free a small object, without the heap lock on the common path.  Zero
- * it first (scanned kinds keep I3), then clear its alloc bit with a CAS --
+ * it first (scanned kinds keep I3) and poison it (an ASan build faults on
+ * a use after free), then clear its alloc bit with a CAS --
  * finding it clear means another gc_free got there first: a double free.
  * The span's `freed` count tells whoever sweeps or lets go of it that it
  * has room.  Only the first free into a span that nobody owns and that is
  * not queued (a full span) takes the lock, to queue it. */
 static void release_small(gc_segment_t *seg, gc_span_t *sp, uintptr_t obj, const void *p) {
   size_t size = sp->obj_size;
-  if (gc__kind_scanned(sp->kind)) memset((void *)obj, 0, size);
+  if (gc__kind_scanned(sp->kind)) wipe((void *)obj, size);
+  CGC_TRACK_FREE((void *)obj, size); /* before the bit: then a take may reuse the slot */
   if (!gc__alloc_clear_cas(seg, gc__granule_index(seg, obj)))
     gc__fatal("gc_free(%p): not a live cgc object (freed twice?)", p);
   if (gc__fetch_add1(&sp->freed) != 0) return; /* someone already saw to it */

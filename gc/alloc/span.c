@@ -10,18 +10,22 @@
 
 #include <string.h>
 
+#include "base/track.h"
 #include "heap/heap.h"
 #include "obs/stats.h"
 
-/* Zero one object.  Small objects are cleared with word stores in line: a
- * memset call per 32-byte object costs more than the stores themselves. */
+/* Zero one free object; it stays poisoned (base/track.h).  Small objects
+ * are cleared with word stores in line: a memset call per 32-byte object
+ * costs more than the stores themselves. */
 static inline void zero_object(void *obj, size_t size) {
+  CGC_TRACK_ALLOC(obj, size);
   if (size <= 128) {
     uint64_t *w = obj;
     for (size_t i = 0; i < size / sizeof(uint64_t); i++) w[i] = 0;
   } else {
     memset(obj, 0, size);
   }
+  CGC_TRACK_FREE(obj, size);
 }
 
 /* A fresh span: every slot free and (for scanned kinds) zero, because
@@ -52,9 +56,8 @@ enum { ZERO_NONE, ZERO_DEAD, ZERO_ALL };
 static inline __attribute__((always_inline)) size_t build_list(gc_segment_t *seg, gc_span_t *sp, void **headp,
                                                                int mode) {
   const size_t size = sp->obj_size, gstep = size >> CGC_GRANULE_SHIFT;
-  uintptr_t obj = gc__span_base(seg, sp);
+  uintptr_t obj = gc__span_base(seg, sp), last = 0; /* the list's last slot so far */
   size_t g = gc__granule_index(seg, obj), count = 0;
-  void **tail = headp;
   size_t wi = g >> 6;
   uint64_t aw = gc__alloc_word_acquire(seg, wi), set = 0;
   for (uint32_t i = sp->nobjs; i > 0; i--, g += gstep, obj += size) {
@@ -68,12 +71,15 @@ static inline __attribute__((always_inline)) size_t build_list(gc_segment_t *seg
     if (aw & bit) continue;
     set |= bit;
     if (mode == ZERO_ALL || (mode == ZERO_DEAD && (seg->bits[wi].mark & bit))) zero_object((void *)obj, size);
-    *tail = (void *)obj;
-    tail = (void **)obj;
+    if (last != 0)
+      gc__link_store((void *)last, (void *)obj);
+    else
+      *headp = (void *)obj;
+    last = obj;
     count++;
   }
   if (set) gc__alloc_or_word(seg, wi, set);
-  *tail = NULL;
+  if (last != 0) gc__link_store((void *)last, NULL);
   return count;
 }
 
@@ -194,8 +200,8 @@ void *gc__span_take(gc_segment_t *seg, gc_span_t *sp, gc_tctx_t *t, size_t *free
  * memory is fresh).  Bounds: n stores. */
 static void *link_run(uintptr_t obj, size_t size, size_t n) {
   void *head = (void *)obj;
-  for (; n > 1; n--, obj += size) *(void **)obj = (void *)(obj + size);
-  *(void **)obj = NULL;
+  for (; n > 1; n--, obj += size) gc__link_store((void *)obj, (void *)(obj + size));
+  gc__link_store((void *)obj, NULL);
   return head;
 }
 
@@ -226,19 +232,18 @@ void *gc__span_build(gc_tctx_t *t) {
   gc_segment_t *seg = gc__segment_of((uintptr_t)sp);
   const size_t size = sp->obj_size;
   const uintptr_t page = gc__span_base(seg, sp);
-  void *head = NULL, **tail = &head;
   if (t->build_all && !t->build_zero_all) { /* all free, nothing to zero: link one chunk */
     sp->rest = NULL;
     t->build = NULL;
     return link_chunk(seg, sp, page);
   }
+  void *head = NULL;
+  uintptr_t last = 0; /* the list's last slot so far */
   if (t->build_all) { /* every slot free and to be zeroed: one memset, one stride */
+    CGC_TRACK_ALLOC((void *)page, CGC_PAGE_SIZE);
     memset((void *)page, 0, CGC_PAGE_SIZE);
-    uintptr_t obj = page;
-    for (uint32_t i = sp->nobjs; i > 0; i--, obj += size) {
-      *tail = (void *)obj;
-      tail = (void **)obj;
-    }
+    CGC_TRACK_FREE((void *)page, CGC_PAGE_SIZE);
+    head = link_run(page, size, sp->nobjs);
   }
   for (size_t i = 0; i < CGC_BITMAP_WORDS_PER_PAGE && !t->build_all; i++) {
     uint64_t free = t->build_free[i], zero = t->build_zero[i];
@@ -247,11 +252,14 @@ void *gc__span_build(gc_tctx_t *t) {
       free &= free - 1;
       uintptr_t obj = page + (((i << 6) + b) << CGC_GRANULE_SHIFT);
       if ((zero >> b) & 1) zero_object((void *)obj, size);
-      *tail = (void *)obj;
-      tail = (void **)obj;
+      if (last != 0)
+        gc__link_store((void *)last, (void *)obj);
+      else
+        head = (void *)obj;
+      last = obj;
     }
   }
-  *tail = NULL;
+  if (last != 0) gc__link_store((void *)last, NULL);
   sp->rest = head;
   t->build = NULL;
   size_t bytes;
@@ -274,8 +282,8 @@ size_t gc__span_release(gc_segment_t *seg, gc_span_t *sp, void *list) {
   void *lists[2] = {list, sp->rest};
   for (int i = 0; i < 2; i++) {
     for (void *p = lists[i]; p != NULL; count++) {
-      void *next = *(void **)p;
-      *(void **)p = NULL;
+      void *next = gc__link_load(p);
+      gc__link_store(p, NULL);
       size_t g = gc__granule_index(seg, (uintptr_t)p);
       gc__alloc_and_word(seg, g >> 6, ~gc__bit(g));
       p = next;
@@ -300,13 +308,10 @@ size_t gc__span_release(gc_segment_t *seg, gc_span_t *sp, void *list) {
 void *gc__span_next_batch(gc_span_t *sp, size_t *bytes) {
   void *batch = sp->rest;
   size_t n = CGC_BATCH_BYTES / sp->obj_size, count = 1;
-  void **last = batch;
-  while (count < n && *last != NULL) {
-    last = *last;
-    count++;
-  }
-  sp->rest = *last;
-  *last = NULL;
+  void *last = batch;
+  for (void *next; count < n && (next = gc__link_load(last)) != NULL; count++) last = next;
+  sp->rest = gc__link_load(last);
+  gc__link_store(last, NULL);
   *bytes = count * sp->obj_size;
   return batch;
 }

@@ -36,4 +36,17 @@
 #endif
 #endif
 
+/* CGC_ASAN: built for AddressSanitizer (1) or not (0); base/track.h
+ * poisons free heap memory in such a build. */
+#if defined(__SANITIZE_ADDRESS__)
+#define CGC_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CGC_ASAN 1
+#endif
+#endif
+#ifndef CGC_ASAN
+#define CGC_ASAN 0
+#endif
+
 #endif /* CGC_COMPILER_H */

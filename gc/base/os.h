@@ -23,4 +23,12 @@ CGC_INTERNAL void *gc__os_alloc(size_t size);
 CGC_INTERNAL void gc__os_free(void *p, size_t size);
 CGC_INTERNAL uint64_t gc__now_ns(void);
 
+/* Test hook (Lua's failnext): from the n-th call of `kind` on, counted
+ * from this one, gc__os_alloc (CGC_OS_FAIL_ALLOC) or gc__os_map_aligned
+ * (CGC_OS_FAIL_MAP) returns NULL with errno ENOMEM as if the OS refused;
+ * n <= 0 lets them succeed again.  Process-wide: calls from every thread
+ * count.  Costs the OS path one load while disarmed. */
+enum { CGC_OS_FAIL_ALLOC, CGC_OS_FAIL_MAP, CGC_OS_FAIL_KINDS };
+CGC_INTERNAL void gc__os_fail_after(int kind, long n);
+
 #endif /* CGC_OS_H */

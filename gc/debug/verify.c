@@ -3,7 +3,9 @@
  * exactly as stated there, plus the bookkeeping they rest on (radix map,
  * page accounting, mapped bytes).  Expensive: it reads every free slot of
  * every scanned span.  Runs after every collection in debug level 2
- * builds or with CGC_VERIFY=1, and from tests.
+ * builds or with CGC_VERIFY=1, and from tests.  The functions that read
+ * slot bytes are CGC_NO_SANITIZE_ADDRESS: free slots are poisoned in an
+ * ASan build (base/track.h).
  */
 #include "debug/verify.h"
 
@@ -23,7 +25,7 @@ static int failures;
     }                                                               \
   } while (0)
 
-static bool all_zero(const void *p, size_t n) {
+CGC_NO_SANITIZE_ADDRESS static bool all_zero(const void *p, size_t n) {
   const unsigned char *c = p;
   for (size_t i = 0; i < n; i++)
     if (c[i] != 0) return false;
@@ -37,7 +39,7 @@ static bool thread_known(const gc_tctx_t *t) {
 }
 
 /* I2 and the free list of an owned span. */
-static void check_owned(gc_segment_t *seg, gc_span_t *sp) {
+CGC_NO_SANITIZE_ADDRESS static void check_owned(gc_segment_t *seg, gc_span_t *sp) {
   const gc_tctx_t *t = sp->owner;
   CHECK(thread_known(t), "span %p owned by an unknown thread context", (void *)sp);
   CHECK(t->span[sp->kind][sp->cls] == sp, "span %p owner does not point back", (void *)sp);
@@ -77,7 +79,7 @@ static void check_owned(gc_segment_t *seg, gc_span_t *sp) {
   }
 }
 
-static void check_small(gc_segment_t *seg, gc_span_t *sp, size_t page) {
+CGC_NO_SANITIZE_ADDRESS static void check_small(gc_segment_t *seg, gc_span_t *sp, size_t page) {
   CHECK(sp->cls < CGC_NCLASSES, "span %p class %u", (void *)sp, sp->cls);
   if (sp->cls >= CGC_NCLASSES) return;
   const gc_class_info_t *ci = &gc__classes[sp->cls];

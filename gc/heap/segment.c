@@ -9,6 +9,7 @@
 
 #include "base/options.h"
 #include "base/os.h"
+#include "base/track.h"
 #include "heap/heap.h"
 #include "obs/stats.h"
 
@@ -100,6 +101,7 @@ static void segment_unmap(gc_segment_t *seg) {
   gc__stat_add(&gc__stats.heap, -(int64_t)size);
   gc__stats.returned += size;
   gc__stats.segments_unmapped++;
+  CGC_TRACK_ALLOC(seg, size); /* leave no poison behind for a later mapping there */
   gc__os_unmap(seg, size);
 }
 
@@ -118,13 +120,17 @@ static uint64_t run_mask(size_t first, size_t n) {
 }
 
 /* Zero the pages of [first, first+n) that may hold old bytes.  Contiguous
- * dirty pages are cleared with one memset. */
+ * dirty pages are cleared with one memset.  They stay poisoned, as pool
+ * pages are (base/track.h): what is handed out of them is unpoisoned. */
 static void zero_dirty(gc_segment_t *seg, size_t first, size_t n) {
   uint64_t d = seg->dirty_pages & run_mask(first, n);
   while (d != 0) {
     size_t i = (size_t)__builtin_ctzll(d), j = i;
     while (j < 64 && ((d >> j) & 1)) j++;
-    memset((void *)gc__page_addr(seg, i), 0, (j - i) * CGC_PAGE_SIZE);
+    void *p = (void *)gc__page_addr(seg, i);
+    CGC_TRACK_ALLOC(p, (j - i) * CGC_PAGE_SIZE);
+    memset(p, 0, (j - i) * CGC_PAGE_SIZE);
+    CGC_TRACK_FREE(p, (j - i) * CGC_PAGE_SIZE);
     d &= ~run_mask(i, j - i);
   }
 }
@@ -145,6 +151,7 @@ gc_span_t *gc__pages_alloc(size_t npages, bool zero, gc_segment_t **segp, bool *
     seg = segment_map(CGC_SEGMENT_SIZE);
     if (seg == NULL) return NULL;
     seg->free_pages = DATA_MASK;
+    CGC_TRACK_FREE((void *)gc__page_addr(seg, CGC_META_PAGES), CGC_DATA_PAGES * CGC_PAGE_SIZE);
     at = CGC_META_PAGES;
   }
   size_t first = (size_t)at;
@@ -166,9 +173,11 @@ gc_span_t *gc__pages_alloc(size_t npages, bool zero, gc_segment_t **segp, bool *
 }
 
 /* Return a span's pages to the pool.  Its alloc and mark bits are cleared
- * so that no stale bit survives into the next use of the pages (I1). */
+ * so that no stale bit survives into the next use of the pages (I1); its
+ * bytes are poisoned (base/track.h). */
 void gc__pages_free(gc_segment_t *seg, gc_span_t *sp) {
   size_t first = gc__span_page(seg, sp), n = sp->npages;
+  CGC_TRACK_FREE((void *)gc__page_addr(seg, first), n * CGC_PAGE_SIZE);
   size_t w = first * CGC_BITMAP_WORDS_PER_PAGE, nw = n * CGC_BITMAP_WORDS_PER_PAGE;
   memset(&seg->bits[w], 0, nw * sizeof(gc_bitpair_t));
   for (size_t i = first; i < first + n; i++) {

@@ -20,7 +20,10 @@
  * definition that something else pulls in wins (without the filter)
  * instead of clashing.  A fully static program reaches the system's
  * function through libc.a's internal name when that was linked in, else
- * through the raw system call.
+ * through the raw system call.  In an ASan build they are strong: ASan's
+ * runtime, linked into the executable ahead of libcgc.a, defines sigwait,
+ * sigwaitinfo, sigtimedwait and ppoll weakly, and would win; cgc's then
+ * call its interceptors (gc__find_next).
  */
 #include <poll.h>
 #include <signal.h>
@@ -38,7 +41,11 @@
 #include "threads/interpose.h"
 #include "threads/world.h"
 
+#if CGC_ASAN
+#define CGC_INTERPOSE CGC_API
+#else
 #define CGC_INTERPOSE CGC_API __attribute__((weak))
+#endif
 
 /* glibc's internal names (strong in libc.a), for fully static programs. */
 extern int __sigsuspend(const sigset_t *) __attribute__((weak));

@@ -240,14 +240,16 @@ static void *check_arg_window(void *arg) {
 static int child_startarg_window(void) {
   atomic_int *armed = dlsym(RTLD_DEFAULT, "hook_armed");
   pthread_t *armer = dlsym(RTLD_DEFAULT, "hook_armer");
+  pthread_key_t *key = dlsym(RTLD_DEFAULT, "hook_key");
   sem_t *parked = dlsym(RTLD_DEFAULT, "hook_parked"), *release = dlsym(RTLD_DEFAULT, "hook_release");
-  if (armed == NULL || armer == NULL || parked == NULL || release == NULL) {
+  if (armed == NULL || armer == NULL || key == NULL || parked == NULL || release == NULL) {
     fprintf(stderr, "libhook.so is not preloaded\n");
     return 20;
   }
   sem_init(parked, 0, 0);
   sem_init(release, 0, 0);
   gc_init();
+  *key = gc__registry.tkey; /* park on cgc's registration only */
   th_churn(T_MiB, 1);
   for (int round = 0; round < 5; round++) {
     atomic_store(&window_base, 14000000 + (uint64_t)round * 1000);
