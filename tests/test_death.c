@@ -326,14 +326,15 @@ Test(death_handler, internal_errors_reach_the_hooks) {
   cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "status %#x", status);
   cr_assert_str_eq(out, "output: cgc: fatal: internal assertion failed: x == 1 (gc/heap/segment.c:12)\n"
                         "handler(7): cgc: fatal: internal assertion failed: x == 1 (gc/heap/segment.c:12)\n");
+}
 
-  /* ---- child processes with their own environment ---------------------------- */
+/* ---- child processes with their own environment ---------------------------- */
 
-  /* t_run_child with no environment, or the one variable `extra`. */
-  static t_child_t *run_scenario(const char *scenario, const char *extra) {
-    const char *env[] = {extra, NULL};
-    return t_run_child(scenario, env);
-  }
+/* t_run_child with no environment, or the one variable `extra`. */
+static t_child_t *run_scenario(const char *scenario, const char *extra) {
+  const char *env[] = {extra, NULL};
+  return t_run_child(scenario, env);
+}
 
 #define ASSERT_ABORTED_WITH(res, msg)                                                                      \
   do {                                                                                                     \
@@ -342,7 +343,7 @@ Test(death_handler, internal_errors_reach_the_hooks) {
     cr_assert_not_null(strstr((res)->err, msg), "the diagnostic is not \"%s\":\n%s", (msg), (res)->err);   \
   } while (0)
 
-  /* ---- AddressSanitizer: free memory is poisoned (gc/base/track.h) ------------ */
+/* ---- AddressSanitizer: free memory is poisoned (gc/base/track.h) ------------ */
 
 #define ONLY_UNDER_ASAN()                                                        \
   do {                                                                           \
@@ -358,225 +359,225 @@ Test(death_handler, internal_errors_reach_the_hooks) {
               "%s: no ASan fault (status %#x); stderr:\n%.2000s", (what), (res)->status, (res)->err); \
   } while (0)
 
-  static volatile unsigned char g_sink;
+static volatile unsigned char g_sink;
 
-  /* gc_free, then read byte `at` of the object. */
-  static void touch_after_free(size_t size, bool atomic, size_t at) {
-    unsigned char *p = atomic ? gc_malloc_atomic(size) : gc_malloc(size);
-    void *other = gc_malloc(size); /* the span stays in use */
-    if (p == NULL || other == NULL) _exit(3);
-    p[at] = 1;
-    gc_free(p);
-    g_sink = ((volatile unsigned char *)t_launder(p))[at];
-    _exit(0); /* not reached under ASan */
-  }
+/* gc_free, then read byte `at` of the object. */
+static void touch_after_free(size_t size, bool atomic, size_t at) {
+  unsigned char *p = atomic ? gc_malloc_atomic(size) : gc_malloc(size);
+  void *other = gc_malloc(size); /* the span stays in use */
+  if (p == NULL || other == NULL) _exit(3);
+  p[at] = 1;
+  gc_free(p);
+  g_sink = ((volatile unsigned char *)t_launder(p))[at];
+  _exit(0); /* not reached under ASan */
+}
 
-  /* Objects made unreachable (their addresses hidden), then collected: the
-   * first one the collector reclaimed is read, as a program holding a
-   * pointer the collector missed would. */
-  static T_NOINLINE void make_hidden(uintptr_t * hidden, size_t n, size_t size) {
-    for (size_t i = 0; i < n; i++) {
-      unsigned char *p = gc_malloc(size);
-      if (p == NULL) _exit(3);
-      memset(p, 0x5A, size);
-      hidden[i] = ~(uintptr_t)p;
-    }
-  }
-
-  static void touch_after_reclaim(size_t size) {
-    static uintptr_t hidden[256];
-    gc_init();
-    make_hidden(hidden, 256, size);
-    void *keep = gc_malloc(size); /* a survivor: the span is kept and queued */
-    t_collect();
-    for (size_t i = 0; i < 256; i++) {
-      unsigned char *p = (unsigned char *)~hidden[i];
-      if (gc_base(p) == NULL) g_sink = ((volatile unsigned char *)t_launder(p))[size / 2];
-    }
-    g_sink = *(volatile unsigned char *)keep;
-    _exit(4); /* nothing reclaimed, or no fault */
-  }
-
-  /* The slot after a fresh object is on the thread's free list: its link
-   * word (read and written by the allocator) is poisoned too. */
-  static void touch_cached_free_slot(void) {
-    unsigned char *p = gc_malloc(48);
+/* Objects made unreachable (their addresses hidden), then collected: the
+ * first one the collector reclaimed is read, as a program holding a
+ * pointer the collector missed would. */
+static T_NOINLINE void make_hidden(uintptr_t *hidden, size_t n, size_t size) {
+  for (size_t i = 0; i < n; i++) {
+    unsigned char *p = gc_malloc(size);
     if (p == NULL) _exit(3);
-    g_sink = ((volatile unsigned char *)t_launder(p))[48];
-    _exit(0);
+    memset(p, 0x5A, size);
+    hidden[i] = ~(uintptr_t)p;
   }
+}
 
-  static void asan_child(const char *scenario) {
-    if (strcmp(scenario, "uaf_small") == 0) touch_after_free(64, false, 0);
-    if (strcmp(scenario, "uaf_small_atomic") == 0) touch_after_free(200, true, 199);
-    if (strcmp(scenario, "uaf_large") == 0) touch_after_free(T_MiB, false, T_MiB / 2);
-    if (strcmp(scenario, "reclaimed") == 0) touch_after_reclaim(96);
-    if (strcmp(scenario, "reclaimed_first_word") == 0) touch_after_reclaim(16);
-    if (strcmp(scenario, "cached_free_slot") == 0) touch_cached_free_slot();
+static void touch_after_reclaim(size_t size) {
+  static uintptr_t hidden[256];
+  gc_init();
+  make_hidden(hidden, 256, size);
+  void *keep = gc_malloc(size); /* a survivor: the span is kept and queued */
+  t_collect();
+  for (size_t i = 0; i < 256; i++) {
+    unsigned char *p = (unsigned char *)~hidden[i];
+    if (gc_base(p) == NULL) g_sink = ((volatile unsigned char *)t_launder(p))[size / 2];
   }
+  g_sink = *(volatile unsigned char *)keep;
+  _exit(4); /* nothing reclaimed, or no fault */
+}
 
-  Test(asan, use_after_gc_free_faults_small) {
-    ONLY_UNDER_ASAN();
-    t_child_t *res = run_scenario("uaf_small", NULL);
-    ASSERT_ASAN_FAULT(res, "reading a gc_free'd 64-byte object");
-    free(res);
-    res = run_scenario("uaf_small_atomic", NULL);
-    ASSERT_ASAN_FAULT(res, "reading the last byte of a gc_free'd atomic object");
-    free(res);
-  }
+/* The slot after a fresh object is on the thread's free list: its link
+ * word (read and written by the allocator) is poisoned too. */
+static void touch_cached_free_slot(void) {
+  unsigned char *p = gc_malloc(48);
+  if (p == NULL) _exit(3);
+  g_sink = ((volatile unsigned char *)t_launder(p))[48];
+  _exit(0);
+}
 
-  Test(asan, use_after_gc_free_faults_large) {
-    ONLY_UNDER_ASAN();
-    t_child_t *res = run_scenario("uaf_large", NULL);
-    ASSERT_ASAN_FAULT(res, "reading a gc_free'd 1 MiB object");
-    free(res);
-  }
+static void asan_child(const char *scenario) {
+  if (strcmp(scenario, "uaf_small") == 0) touch_after_free(64, false, 0);
+  if (strcmp(scenario, "uaf_small_atomic") == 0) touch_after_free(200, true, 199);
+  if (strcmp(scenario, "uaf_large") == 0) touch_after_free(T_MiB, false, T_MiB / 2);
+  if (strcmp(scenario, "reclaimed") == 0) touch_after_reclaim(96);
+  if (strcmp(scenario, "reclaimed_first_word") == 0) touch_after_reclaim(16);
+  if (strcmp(scenario, "cached_free_slot") == 0) touch_cached_free_slot();
+}
 
-  Test(asan, reclaimed_object_faults_at_first_touch) {
-    ONLY_UNDER_ASAN();
-    t_child_t *res = run_scenario("reclaimed", NULL);
-    ASSERT_ASAN_FAULT(res, "reading an object the collector reclaimed");
-    free(res);
-    res = run_scenario("reclaimed_first_word", NULL);
-    ASSERT_ASAN_FAULT(res, "reading the first word of a reclaimed 16-byte object");
-    free(res);
-  }
+Test(asan, use_after_gc_free_faults_small) {
+  ONLY_UNDER_ASAN();
+  t_child_t *res = run_scenario("uaf_small", NULL);
+  ASSERT_ASAN_FAULT(res, "reading a gc_free'd 64-byte object");
+  free(res);
+  res = run_scenario("uaf_small_atomic", NULL);
+  ASSERT_ASAN_FAULT(res, "reading the last byte of a gc_free'd atomic object");
+  free(res);
+}
 
-  Test(asan, free_slots_on_a_thread_list_are_poisoned) {
-    ONLY_UNDER_ASAN();
-    t_child_t *res = run_scenario("cached_free_slot", NULL);
-    ASSERT_ASAN_FAULT(res, "reading a free slot of the thread's list");
-    free(res);
-  }
+Test(asan, use_after_gc_free_faults_large) {
+  ONLY_UNDER_ASAN();
+  t_child_t *res = run_scenario("uaf_large", NULL);
+  ASSERT_ASAN_FAULT(res, "reading a gc_free'd 1 MiB object");
+  free(res);
+}
 
-  /* Everything handed out is addressable to its usable size, through every
-   * path: fast path, refills of fresh, swept and ZERO_ALL spans, slots
-   * reused after gc_free and after reclamation, large and huge objects. */
-  Test(asan, handed_out_objects_are_addressable) {
-    ONLY_UNDER_ASAN();
-    static const size_t sizes[] = {16, 24, 48, 100, 256, 1000, 4096, 20000, 200000, 600 * T_KiB, 5 * T_MiB};
-    for (int round = 0; round < 3; round++) {
-      for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-        for (int k = 0; k < 64; k++) {
-          unsigned char *p = (k & 1) ? gc_malloc_atomic(sizes[i]) : gc_malloc(sizes[i]);
-          cr_assert_not_null(p);
-          memset(t_launder(p), 0xA5, gc_size(p));
-          if (k % 3 == 0) gc_free(p);
-        }
+Test(asan, reclaimed_object_faults_at_first_touch) {
+  ONLY_UNDER_ASAN();
+  t_child_t *res = run_scenario("reclaimed", NULL);
+  ASSERT_ASAN_FAULT(res, "reading an object the collector reclaimed");
+  free(res);
+  res = run_scenario("reclaimed_first_word", NULL);
+  ASSERT_ASAN_FAULT(res, "reading the first word of a reclaimed 16-byte object");
+  free(res);
+}
+
+Test(asan, free_slots_on_a_thread_list_are_poisoned) {
+  ONLY_UNDER_ASAN();
+  t_child_t *res = run_scenario("cached_free_slot", NULL);
+  ASSERT_ASAN_FAULT(res, "reading a free slot of the thread's list");
+  free(res);
+}
+
+/* Everything handed out is addressable to its usable size, through every
+ * path: fast path, refills of fresh, swept and ZERO_ALL spans, slots
+ * reused after gc_free and after reclamation, large and huge objects. */
+Test(asan, handed_out_objects_are_addressable) {
+  ONLY_UNDER_ASAN();
+  static const size_t sizes[] = {16, 24, 48, 100, 256, 1000, 4096, 20000, 200000, 600 * T_KiB, 5 * T_MiB};
+  for (int round = 0; round < 3; round++) {
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+      for (int k = 0; k < 64; k++) {
+        unsigned char *p = (k & 1) ? gc_malloc_atomic(sizes[i]) : gc_malloc(sizes[i]);
+        cr_assert_not_null(p);
+        memset(t_launder(p), 0xA5, gc_size(p));
+        if (k % 3 == 0) gc_free(p);
       }
-      t_churn_small(4 * T_MiB, (uint64_t)round);
-      t_collect();
     }
+    t_churn_small(4 * T_MiB, (uint64_t)round);
+    t_collect();
   }
+}
 
-  /* ---- the OS refuses memory: fatal paths (gc__os_fail_after) ----------------- */
+/* ---- the OS refuses memory: fatal paths (gc__os_fail_after) ----------------- */
 
-  /* Each scenario arms the failure right before the call that must die of
-   * it; the exit codes after that call say it did not. */
-  static void osfail_child(const char *scenario) {
-    if (strcmp(scenario, "marker_table") == 0) { /* the first internal allocation of start-up */
-      gc__os_fail_after(CGC_OS_FAIL_ALLOC, 1);
-      gc_init();
-      _exit(5);
-    }
-    if (strcmp(scenario, "mark_stack") == 0) { /* the second */
-      gc__os_fail_after(CGC_OS_FAIL_ALLOC, 2);
-      gc_init();
-      _exit(5);
-    }
-    if (strcmp(scenario, "root_table_add") == 0) {
-      static char area[64];
-      gc_init();
-      printf("gc_add_roots(%p, %p): out of memory for the root table", (void *)area, (void *)(area + 64));
-      fflush(stdout);
-      gc__os_fail_after(CGC_OS_FAIL_ALLOC, 1);
-      gc_add_roots(area, area + 64);
-      _exit(5);
-    }
-    if (strcmp(scenario, "root_table_remove") == 0) { /* a cut that needs one more entry */
-      static char area[64 * 64];
-      gc_init();
-      for (int i = 0; i < 64; i++) gc_add_roots(area + i * 64, area + i * 64 + 32); /* the table's first 64 */
-      gc__os_fail_after(CGC_OS_FAIL_ALLOC, 1);
-      gc_remove_roots(area + 8, area + 16);
-      _exit(5);
-    }
-    if (strcmp(scenario, "module_table") == 0) { /* the first collection records the modules */
-      gc_init();
-      gc__os_fail_after(CGC_OS_FAIL_ALLOC, 1);
-      gc_collect();
-      _exit(5);
-    }
-    if (strcmp(scenario, "mark_stack_roots") == 0) { /* more root chunks than the mark stack holds */
-      gc_init();
-      gc_collect(); /* the module tables, and the mark stack as the usual roots need it */
-      size_t len = (size_t)4 << 30;
-      void *area = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-      if (area == MAP_FAILED) _exit(3);
-      gc_add_roots(area, (char *)area + len);
-      gc__os_fail_after(CGC_OS_FAIL_ALLOC, 1);
-      gc_collect();
-      _exit(5);
-    }
-    if (strcmp(scenario, "thread_specific") == 0) { /* the first value a registered thread sets */
-      pthread_key_t key;
-      gc_init();
-      if (pthread_key_create(&key, NULL) != 0) _exit(3);
-      gc__os_fail_after(CGC_OS_FAIL_ALLOC, 1);
-      pthread_setspecific(key, &key);
-      _exit(5);
-    }
-    if (strcmp(scenario, "stack_switch") == 0) { /* an unregistered thread's context */
-      gc_set_oom_handler(NULL);                  /* initialised; this thread is not registered */
-      if (gc_thread_is_registered()) _exit(3);
-      gc__os_fail_after(CGC_OS_FAIL_ALLOC, 1);
-      gc_stack_switch(NULL);
-      _exit(5);
-    }
+/* Each scenario arms the failure right before the call that must die of
+ * it; the exit codes after that call say it did not. */
+static void osfail_child(const char *scenario) {
+  if (strcmp(scenario, "marker_table") == 0) { /* the first internal allocation of start-up */
+    gc__os_fail_after(CGC_OS_FAIL_ALLOC, 1);
+    gc_init();
+    _exit(5);
   }
-
-  __attribute__((constructor)) static void child_main(void) {
-    const char *scenario = t_child_scenario();
-    if (scenario == NULL) return;
-    asan_child(scenario);
-    osfail_child(scenario);
-    _exit(2); /* no such scenario */
+  if (strcmp(scenario, "mark_stack") == 0) { /* the second */
+    gc__os_fail_after(CGC_OS_FAIL_ALLOC, 2);
+    gc_init();
+    _exit(5);
   }
-
-  static void assert_osfail_abort(const char *scenario, const char *extra_env, const char *msg) {
-    t_child_t *res = run_scenario(scenario, extra_env);
-    char want[sizeof res->out + 32];
-    snprintf(want, sizeof want, "cgc: fatal: %s\n", msg != NULL ? msg : res->out);
-    ASSERT_ABORTED_WITH(res, want);
-    free(res);
+  if (strcmp(scenario, "root_table_add") == 0) {
+    static char area[64];
+    gc_init();
+    printf("gc_add_roots(%p, %p): out of memory for the root table", (void *)area, (void *)(area + 64));
+    fflush(stdout);
+    gc__os_fail_after(CGC_OS_FAIL_ALLOC, 1);
+    gc_add_roots(area, area + 64);
+    _exit(5);
   }
-
-  Test(osfail_fatal, marker_table_at_start_up) {
-    assert_osfail_abort("marker_table", NULL, "cannot map the marker table");
+  if (strcmp(scenario, "root_table_remove") == 0) { /* a cut that needs one more entry */
+    static char area[64 * 64];
+    gc_init();
+    for (int i = 0; i < 64; i++) gc_add_roots(area + i * 64, area + i * 64 + 32); /* the table's first 64 */
+    gc__os_fail_after(CGC_OS_FAIL_ALLOC, 1);
+    gc_remove_roots(area + 8, area + 16);
+    _exit(5);
   }
-
-  Test(osfail_fatal, mark_stack_at_start_up) {
-    assert_osfail_abort("mark_stack", NULL, "cannot map the mark stack");
+  if (strcmp(scenario, "module_table") == 0) { /* the first collection records the modules */
+    gc_init();
+    gc__os_fail_after(CGC_OS_FAIL_ALLOC, 1);
+    gc_collect();
+    _exit(5);
   }
-
-  Test(osfail_fatal, root_table_in_gc_add_roots) { assert_osfail_abort("root_table_add", NULL, NULL); }
-
-  Test(osfail_fatal, root_table_in_gc_remove_roots) {
-    assert_osfail_abort("root_table_remove", NULL, "out of memory for the root table");
+  if (strcmp(scenario, "mark_stack_roots") == 0) { /* more root chunks than the mark stack holds */
+    gc_init();
+    gc_collect(); /* the module tables, and the mark stack as the usual roots need it */
+    size_t len = (size_t)4 << 30;
+    void *area = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (area == MAP_FAILED) _exit(3);
+    gc_add_roots(area, (char *)area + len);
+    gc__os_fail_after(CGC_OS_FAIL_ALLOC, 1);
+    gc_collect();
+    _exit(5);
   }
-
-  Test(osfail_fatal, module_table_in_a_collection) {
-    assert_osfail_abort("module_table", "CGC_MARKERS=1", "out of memory for the module table");
+  if (strcmp(scenario, "thread_specific") == 0) { /* the first value a registered thread sets */
+    pthread_key_t key;
+    gc_init();
+    if (pthread_key_create(&key, NULL) != 0) _exit(3);
+    gc__os_fail_after(CGC_OS_FAIL_ALLOC, 1);
+    pthread_setspecific(key, &key);
+    _exit(5);
   }
-
-  Test(osfail_fatal, mark_stack_for_roots) {
-    assert_osfail_abort("mark_stack_roots", "CGC_MARKERS=1", "out of memory for the mark stack (roots)");
+  if (strcmp(scenario, "stack_switch") == 0) { /* an unregistered thread's context */
+    gc_set_oom_handler(NULL);                  /* initialised; this thread is not registered */
+    if (gc_thread_is_registered()) _exit(3);
+    gc__os_fail_after(CGC_OS_FAIL_ALLOC, 1);
+    gc_stack_switch(NULL);
+    _exit(5);
   }
+}
 
-  Test(osfail_fatal, thread_specific_data) {
-    assert_osfail_abort("thread_specific", NULL, "out of memory for the thread-specific data of a thread");
-  }
+__attribute__((constructor)) static void child_main(void) {
+  const char *scenario = t_child_scenario();
+  if (scenario == NULL) return;
+  asan_child(scenario);
+  osfail_child(scenario);
+  _exit(2); /* no such scenario */
+}
 
-  Test(osfail_fatal, gc_stack_switch_registration) {
-    assert_osfail_abort("stack_switch", NULL, "gc_stack_switch: cannot register the calling thread");
-  }
+static void assert_osfail_abort(const char *scenario, const char *extra_env, const char *msg) {
+  t_child_t *res = run_scenario(scenario, extra_env);
+  char want[sizeof res->out + 32];
+  snprintf(want, sizeof want, "cgc: fatal: %s\n", msg != NULL ? msg : res->out);
+  ASSERT_ABORTED_WITH(res, want);
+  free(res);
+}
+
+Test(osfail_fatal, marker_table_at_start_up) {
+  assert_osfail_abort("marker_table", NULL, "cannot map the marker table");
+}
+
+Test(osfail_fatal, mark_stack_at_start_up) {
+  assert_osfail_abort("mark_stack", NULL, "cannot map the mark stack");
+}
+
+Test(osfail_fatal, root_table_in_gc_add_roots) { assert_osfail_abort("root_table_add", NULL, NULL); }
+
+Test(osfail_fatal, root_table_in_gc_remove_roots) {
+  assert_osfail_abort("root_table_remove", NULL, "out of memory for the root table");
+}
+
+Test(osfail_fatal, module_table_in_a_collection) {
+  assert_osfail_abort("module_table", "CGC_MARKERS=1", "out of memory for the module table");
+}
+
+Test(osfail_fatal, mark_stack_for_roots) {
+  assert_osfail_abort("mark_stack_roots", "CGC_MARKERS=1", "out of memory for the mark stack (roots)");
+}
+
+Test(osfail_fatal, thread_specific_data) {
+  assert_osfail_abort("thread_specific", NULL, "out of memory for the thread-specific data of a thread");
+}
+
+Test(osfail_fatal, gc_stack_switch_registration) {
+  assert_osfail_abort("stack_switch", NULL, "gc_stack_switch: cannot register the calling thread");
+}
