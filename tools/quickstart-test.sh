@@ -2,6 +2,9 @@
 # Build cgc and run the whole test suite, from a fresh Debian machine:
 #   0. gc/'s include rules (tools/check-layers.sh), clang-format (tools/check-format.sh)
 #   1. gcc build with -Werror: make check (Criterion tests + examples)
+#   1b. gcc --enable-debug=2 build: make check with the lock, world-stopped
+#      and span-state assertions, the expensive checks and the heap walker
+#      after every collection (about 1.7x the release suite's time)
 #   2. clang build with -Werror and -fsanitize=undefined: make check
 #   3. ThreadSanitizer: the library and tests/tsan-stress.c (tools/tsan.sh)
 #   4. make distcheck (the release tarball builds, installs and checks)
@@ -59,19 +62,19 @@ run_build() { # name, then configure arguments
 
 # libtool compiles each source twice and hides the second (non-PIC) pass's
 # output, so the library is also compiled here directly, both ways, with
-# both compilers (config.h from the gcc build).
+# both compilers (config.h from the gcc build); and once more by clang with
+# the debug build's config.h (gcc compiled that one with -Werror already).
 check_warnings() {
-  local cc pic f ok
-  echo "== warnings: gcc and clang, PIC and non-PIC, -Wall -Wextra -Werror"
-  for cc in gcc clang; do
-    for pic in -fno-PIC -fPIC; do
-      ok=1
-      for f in $(find "$top/gc" -name '*.c' | sort); do
-        $cc -std=c11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -DCGC_BUILDING -fvisibility=hidden $pic \
-          -I"$top/build/gcc" -I"$top/include" -I"$top/gc" -c "$f" -o /dev/null || ok=0
-      done
-      if ((ok)); then passed=$((passed + 1)); else echo "warnings: $cc $pic FAILED"; failed=$((failed + 1)); return 1; fi
+  local cc pic f ok cfg cc_pic_cfg
+  echo "== warnings: gcc and clang, PIC and non-PIC, -Wall -Wextra -Werror; clang with --enable-debug=2"
+  for cc_pic_cfg in "gcc -fno-PIC gcc" "gcc -fPIC gcc" "clang -fno-PIC gcc" "clang -fPIC gcc" "clang -fPIC gcc-debug"; do
+    read -r cc pic cfg <<<"$cc_pic_cfg"
+    ok=1
+    for f in $(find "$top/gc" -name '*.c' | sort); do
+      $cc -std=c11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -DCGC_BUILDING -fvisibility=hidden $pic \
+        -I"$top/build/$cfg" -I"$top/include" -I"$top/gc" -c "$f" -o /dev/null || ok=0
     done
+    if ((ok)); then passed=$((passed + 1)); else echo "warnings: $cc $pic ($cfg) FAILED"; failed=$((failed + 1)); return 1; fi
   done
 }
 
@@ -81,6 +84,7 @@ if bash tools/check-layers.sh; then passed=$((passed + 1)); else failed=$((faile
 echo "== format: clang-format (tools/check-format.sh)"
 if bash tools/check-format.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
 run_build gcc CC=gcc CFLAGS="-O2 -g -Werror" || status=1
+run_build gcc-debug CC=gcc --enable-debug=2 CFLAGS="-O1 -g -Werror" || status=1
 check_warnings || status=1
 run_build clang-ubsan CC=clang \
   CFLAGS="-O1 -g -Werror -fsanitize=undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
