@@ -281,9 +281,10 @@ static T_NOINLINE void drop_and_check_reclaimed(world_t *w) {
   free(w->edge);
   free(w->interior);
 }
-/* Scrubbed first: the frame drop_and_check_reclaimed gets must not hold
- * words a world_check at the same depth left (ASan's bigger frames keep
- * such slots unwritten). */
+/* Scrubbed first: the frame drop_and_check_reclaimed gets (the cr_assert
+ * temporaries) lies where world_check's frames were, at the same depth,
+ * and must not keep their stale words, each one a root for a dropped node
+ * (seen with ASan's bigger frames and in debug builds). */
 static T_NOINLINE void world_drop_and_check_reclaimed(world_t *w) {
   t_scrub_stack();
   drop_and_check_reclaimed(w);

@@ -3,6 +3,9 @@
 #   0. gc/'s include rules (tools/check-layers.sh), clang-format
 #      (tools/check-format.sh), the man pages (tools/check-man.sh)
 #   1. gcc build with -Werror: make check (Criterion tests + examples)
+#   1b. gcc --enable-debug=2 build: make check with the lock, world-stopped
+#      and span-state assertions, the expensive checks and the heap walker
+#      after every collection (about 1.7x the release suite's time)
 #   2. clang build with -Werror and -fsanitize=undefined: make check
 #   3. clang build with -Werror and -fsanitize=address: make check (free heap
 #      memory is poisoned there: gc/base/track.h)
@@ -69,25 +72,25 @@ run_build() { # name, then configure arguments
 
 # libtool compiles each source twice and hides the second (non-PIC) pass's
 # output, so the library is also compiled here directly, both ways, with
-# both compilers (config.h from the gcc build).
+# both compilers (config.h from the gcc build); and once more by clang with
+# the debug build's config.h (gcc compiled that one with -Werror already).
 # Beyond -Wall -Wextra, Lua's set, and clang's -Wcomma; gc/ only (tests
 # and bench are not held to it).  A false positive gets an explicit cast
 # with its reason, not a pragma.
 check_warnings() {
-  local cc pic f ok extra
+  local cc pic f ok cfg cc_pic_cfg extra
   local strict="-Wshadow -Wconversion -Wmissing-prototypes -Wundef -Wstrict-prototypes -Wswitch-enum -Wformat=2 -Wcast-qual"
-  echo "== warnings: gcc and clang, PIC and non-PIC, -Wall -Wextra $strict (clang: -Wcomma) -Werror"
-  for cc in gcc clang; do
+  echo "== warnings: gcc and clang, PIC and non-PIC, -Wall -Wextra $strict (clang: -Wcomma) -Werror; clang with --enable-debug=2"
+  for cc_pic_cfg in "gcc -fno-PIC gcc" "gcc -fPIC gcc" "clang -fno-PIC gcc" "clang -fPIC gcc" "clang -fPIC gcc-debug"; do
+    read -r cc pic cfg <<<"$cc_pic_cfg"
     extra=
     if [ "$cc" = clang ]; then extra=-Wcomma; fi
-    for pic in -fno-PIC -fPIC; do
-      ok=1
-      for f in $(find "$top/gc" -name '*.c' | sort); do
-        $cc -std=c11 -O2 -Wall -Wextra $strict $extra -Werror -D_GNU_SOURCE -DCGC_BUILDING -fvisibility=hidden $pic \
-          -I"$top/build/gcc" -I"$top/include" -I"$top/gc" -c "$f" -o /dev/null || ok=0
-      done
-      if ((ok)); then passed=$((passed + 1)); else echo "warnings: $cc $pic FAILED"; failed=$((failed + 1)); return 1; fi
+    ok=1
+    for f in $(find "$top/gc" -name '*.c' | sort); do
+      $cc -std=c11 -O2 -Wall -Wextra $strict $extra -Werror -D_GNU_SOURCE -DCGC_BUILDING -fvisibility=hidden $pic \
+        -I"$top/build/$cfg" -I"$top/include" -I"$top/gc" -c "$f" -o /dev/null || ok=0
     done
+    if ((ok)); then passed=$((passed + 1)); else echo "warnings: $cc $pic ($cfg) FAILED"; failed=$((failed + 1)); return 1; fi
   done
 }
 
@@ -99,6 +102,7 @@ if bash tools/check-format.sh; then passed=$((passed + 1)); else failed=$((faile
 echo "== man pages: every public function has one, every option, no groff warning (tools/check-man.sh)"
 if bash tools/check-man.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
 run_build gcc CC=gcc CFLAGS="-O2 -g -Werror" || status=1
+run_build gcc-debug CC=gcc --enable-debug=2 CFLAGS="-O1 -g -Werror" || status=1
 check_warnings || status=1
 run_build clang-ubsan CC=clang \
   CFLAGS="-O1 -g -Werror -fsanitize=undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \

@@ -24,6 +24,7 @@
  * handler, or NULL with errno ENOMEM.  Called without the heap lock so the
  * handler may call back into cgc. */
 void *gc__oom(size_t n) {
+  CGC_ASSERT_UNLOCKED();
   gc_oom_handler_t h = (gc_oom_handler_t)gc__load_acquire(&gc__heap.oom);
   if (h != NULL) return h(n);
   errno = ENOMEM;
@@ -40,6 +41,7 @@ gc_oom_handler_t gc_set_oom_handler(gc_oom_handler_t handler) {
 /* Heap lock held.  Bytes freed with gc_free since the last look (added
  * without the lock) come off the allocation count first. */
 static bool should_collect(size_t more) {
+  CGC_ASSERT_LOCKED();
   size_t credit = (size_t)gc__load(&gc__heap.freed_credit);
   if (credit != 0) {
     gc__fetch_add(&gc__heap.freed_credit, (AO_t)0 - credit);
@@ -51,6 +53,7 @@ static bool should_collect(size_t more) {
 /* Take bytes back off the allocation count (freed, or never handed out),
  * never below zero.  Heap lock held. */
 void gc__uncount_allocated(size_t bytes) {
+  CGC_ASSERT_LOCKED();
   gc__heap.since_gc -= bytes < gc__heap.since_gc ? bytes : gc__heap.since_gc;
 }
 
@@ -68,6 +71,7 @@ static void count_allocated(size_t bytes) {
  * memory cannot be had -- or NULL with t->build set: a span claimed whose
  * list the caller builds once it has released the lock. */
 static void *refill(gc_tctx_t *t, unsigned kind, unsigned cls) {
+  CGC_ASSERT_LOCKED();
   gc_span_t *old = t->span[kind][cls];
   CGC_ASSERT(old == NULL || old->unbuilt == 0); /* the caller extends a tail without the lock */
   if (old != NULL && old->rest != NULL) {       /* the next batch of the owned span */
@@ -121,6 +125,7 @@ static void *refill(gc_tctx_t *t, unsigned kind, unsigned cls) {
 /* One object in its own page run (or, past a segment, its own mapping).
  * Heap lock held.  Returns the object, zeroed if scanned, or 0. */
 static uintptr_t alloc_large(size_t n, unsigned kind) {
+  CGC_ASSERT_LOCKED();
   size_t need = (n + CGC_PAGE_SIZE - 1) & ~(CGC_PAGE_SIZE - 1);
   bool huge = need > CGC_DATA_PAGES * CGC_PAGE_SIZE;
   bool collected = false;
@@ -162,8 +167,10 @@ static uintptr_t alloc_large(size_t n, unsigned kind) {
 /* ---- the slow path ---------------------------------------------------- */
 
 /* Everything the inline fast path does not do: first allocation of a
- * thread, classes above CGC_DIRECT_MAX, refills, large objects, failure. */
+ * thread, classes above CGC_DIRECT_MAX, refills, large objects, failure.
+ * Heap lock NOT held (it takes it). */
 CGC_NOINLINE void *gc__alloc_slow(size_t n, unsigned kind) {
+  CGC_ASSERT_UNLOCKED();
   gc_tctx_t *t = gc__tl_ctx;
   /* A thread registered by pthread_create may allocate before anything
    * initialised the heap (acquire: pairs with init_once's release, so a

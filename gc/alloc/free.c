@@ -79,6 +79,7 @@ static void release_big(gc_segment_t *seg, gc_span_t *sp, uintptr_t obj, const v
 }
 
 void gc__free(void *p) {
+  CGC_ASSERT_UNLOCKED(); /* it may take the lock */
   if (p == NULL) return;
   gc__ensure_init();
   gc_segment_t *seg;

@@ -4,7 +4,8 @@
  * extending its free list, handing out batches, giving it back.  Heap lock
  * held, except for building the free list of a one-page span
  * (gc__span_build) and extending its unlinked tail (gc__span_extend),
- * which its owner does without the lock.
+ * which its owner does without the lock, and cutting a batch
+ * (gc__span_next_batch), which the owner does either way.
  */
 #include "alloc/span.h"
 
@@ -13,6 +14,34 @@
 #include "base/track.h"
 #include "heap/heap.h"
 #include "obs/stats.h"
+
+/* ---- debug level 2 checks (CGC_ASSERT_EXPENSIVE) ------------------------ */
+
+/* Every node of `list` is a slot of sp with its alloc bit set: an owned
+ * span's free slots count as allocated (I2).  Bounds: nobjs steps. */
+static bool list_in_span(gc_segment_t *seg, const gc_span_t *sp, void *list) {
+  const uintptr_t base = gc__span_base(seg, sp), end = gc__span_slots_end(seg, sp);
+  size_t n = 0;
+  for (void *p = list; p != NULL; p = *(void **)p) {
+    uintptr_t a = (uintptr_t)p;
+    if (a < base || a >= end || (a - base) % sp->obj_size != 0 || ++n > sp->nobjs) return false;
+    if (!gc__alloc_test(seg, gc__granule_index(seg, a))) return false;
+  }
+  return true;
+}
+
+/* The n slots from obj on are claimed (alloc bit set) and, with `zero`
+ * and a scanned kind, all zero: an unlinked tail is never written before
+ * its owner links it (I2, I3).  Bounds: n slots. */
+static bool slots_unlinked(gc_segment_t *seg, const gc_span_t *sp, uintptr_t obj, size_t n, bool zero) {
+  for (; n > 0; n--, obj += sp->obj_size) {
+    if (!gc__alloc_test(seg, gc__granule_index(seg, obj))) return false;
+    if (!zero || !gc__kind_scanned(sp->kind)) continue;
+    for (size_t i = 0; i < sp->obj_size / sizeof(uintptr_t); i++)
+      if (((const uintptr_t *)obj)[i] != 0) return false;
+  }
+  return true;
+}
 
 /* Zero one free object; it stays poisoned (base/track.h).  Small objects
  * are cleared with word stores in line: a memset call per 32-byte object
@@ -32,7 +61,9 @@ static inline void zero_object(void *obj, size_t size) {
  * gc__pages_alloc zeroed dirty pages -- or the caller flags it ZERO_ALL. */
 void gc__span_init_small(gc_segment_t *seg, gc_span_t *sp, unsigned kind, unsigned cls) {
   (void)seg;
+  CGC_ASSERT_LOCKED();
   const gc_class_info_t *ci = &gc__classes[cls];
+  CGC_ASSERT(sp->state == CGC_PAGE_FREE && sp->owner == NULL); /* fresh from gc__pages_alloc */
   CGC_ASSERT(sp->npages == ci->pages);
   sp->state = CGC_PAGE_SMALL;
   sp->kind = (uint8_t)kind;
@@ -146,7 +177,10 @@ static size_t claim_page(gc_segment_t *seg, gc_span_t *sp, gc_tctx_t *t, int mod
  * t->build not set) when no slot is free.  Bounds: one pass over the
  * span's slots. */
 void *gc__span_take(gc_segment_t *seg, gc_span_t *sp, gc_tctx_t *t, size_t *free_bytes) {
-  CGC_ASSERT(sp->state == CGC_PAGE_SMALL && sp->owner == NULL);
+  CGC_ASSERT_LOCKED();
+  CGC_ASSERT(sp->state == CGC_PAGE_SMALL);
+  CGC_ASSERT(sp->owner == NULL && !(sp->flags & CGC_SPAN_QUEUED));    /* on no list (I5) */
+  CGC_ASSERT(t->build == NULL && t->span[sp->kind][sp->cls] == NULL); /* one span per class (I2) */
   void *head = NULL;
   size_t count;
   gc__store(&sp->freed, 0); /* before reading bits: a later free is counted again */
@@ -192,6 +226,7 @@ void *gc__span_take(gc_segment_t *seg, gc_span_t *sp, gc_tctx_t *t, size_t *free
     return NULL;
   }
   sp->rest = head;
+  CGC_ASSERT_EXPENSIVE(list_in_span(seg, sp, head));
   return gc__span_next_batch(sp, free_bytes);
 }
 
@@ -214,10 +249,12 @@ static void *link_run(uintptr_t obj, size_t size, size_t n) {
 static void *link_chunk(gc_segment_t *seg, gc_span_t *sp, uintptr_t obj) {
   const size_t size = sp->obj_size;
   const uintptr_t end = gc__span_slots_end(seg, sp);
-  CGC_ASSERT(sp->state == CGC_PAGE_SMALL && sp->owner != NULL && obj != 0 && obj < end);
+  CGC_ASSERT(sp->state == CGC_PAGE_SMALL && sp->owner != NULL);
+  CGC_ASSERT(obj >= gc__span_base(seg, sp) && obj < end && (obj - gc__span_base(seg, sp)) % size == 0);
   size_t n = CGC_EXTEND_BYTES / size, left = (end - obj) / size;
   if (n == 0) n = 1;
   if (n > left) n = left;
+  CGC_ASSERT_EXPENSIVE(slots_unlinked(seg, sp, obj, n, true));
   void *list = link_run(obj, size, n);
   sp->unbuilt = n < left ? obj + n * size : 0;
   return list;
@@ -228,7 +265,9 @@ static void *link_chunk(gc_segment_t *seg, gc_span_t *sp, uintptr_t obj) {
  * size gc__span_take already counted.  No lock: the span is t's, and
  * nothing but t reads t->build_*.  Bounds: one step per free slot. */
 void *gc__span_build(gc_tctx_t *t) {
+  CGC_ASSERT_UNLOCKED();
   gc_span_t *sp = t->build;
+  CGC_ASSERT(sp != NULL && sp->owner == t && t->span[sp->kind][sp->cls] == sp);
   gc_segment_t *seg = gc__segment_of((uintptr_t)sp);
   const size_t size = sp->obj_size;
   const uintptr_t page = gc__span_base(seg, sp);
@@ -262,6 +301,7 @@ void *gc__span_build(gc_tctx_t *t) {
   if (last != 0) gc__link_store((void *)last, NULL);
   sp->rest = head;
   t->build = NULL;
+  CGC_ASSERT_EXPENSIVE(list_in_span(seg, sp, head));
   size_t bytes;
   return gc__span_next_batch(sp, &bytes);
 }
@@ -269,7 +309,11 @@ void *gc__span_build(gc_tctx_t *t) {
 /* The next chunk of the owned span's unlinked tail, for its owner's free
  * list (the bytes were counted when the span was taken).  No lock: only
  * the owner uses `unbuilt`. */
-void *gc__span_extend(gc_span_t *sp) { return link_chunk(gc__segment_of((uintptr_t)sp), sp, sp->unbuilt); }
+void *gc__span_extend(gc_span_t *sp) {
+  CGC_ASSERT_UNLOCKED();
+  CGC_ASSERT(sp->owner == gc__tl_ctx && sp->unbuilt != 0);
+  return link_chunk(gc__segment_of((uintptr_t)sp), sp, sp->unbuilt);
+}
 
 /* Take a span back from a thread cache: the objects still on its free
  * lists and its unlinked tail stop counting as allocated (their alloc
@@ -278,6 +322,15 @@ void *gc__span_extend(gc_span_t *sp) { return link_chunk(gc__segment_of((uintptr
  * allocated_bytes keeps them: it never decreases).  Bounds: the length of
  * the lists plus the tail's slots. */
 size_t gc__span_release(gc_segment_t *seg, gc_span_t *sp, void *list) {
+  CGC_ASSERT_LOCKED();
+  CGC_ASSERT(sp->state == CGC_PAGE_SMALL && !(sp->flags & CGC_SPAN_QUEUED));
+  /* owned by the releasing context: the one whose list this is */
+  CGC_ASSERT(sp->owner != NULL && sp->owner->span[sp->kind][sp->cls] == sp);
+  CGC_ASSERT_EXPENSIVE(list_in_span(seg, sp, list) && list_in_span(seg, sp, sp->rest));
+  /* (not zero: in a fork child, the owner may have been linking a chunk) */
+  CGC_ASSERT_EXPENSIVE(sp->unbuilt == 0 ||
+                       slots_unlinked(seg, sp, sp->unbuilt,
+                                      (gc__span_slots_end(seg, sp) - sp->unbuilt) / sp->obj_size, false));
   size_t count = 0;
   void *lists[2] = {list, sp->rest};
   for (int i = 0; i < 2; i++) {
@@ -306,6 +359,7 @@ size_t gc__span_release(gc_segment_t *seg, gc_span_t *sp, void *list) {
  * owned span's `rest` list and return it; *bytes receives its size.
  * Bounds: one step per object of the batch. */
 void *gc__span_next_batch(gc_span_t *sp, size_t *bytes) {
+  CGC_ASSERT(sp->owner != NULL && sp->rest != NULL);
   void *batch = sp->rest;
   size_t n = CGC_BATCH_BYTES / sp->obj_size, count = 1;
   void *last = batch;

@@ -17,6 +17,8 @@
 CGC_INTERNAL void gc__span_init_small(gc_segment_t *seg, gc_span_t *sp, unsigned kind, unsigned cls);
 CGC_INTERNAL void *gc__span_take(gc_segment_t *seg, gc_span_t *sp, gc_tctx_t *t, size_t *free_bytes);
 CGC_INTERNAL size_t gc__span_release(gc_segment_t *seg, gc_span_t *sp, void *free_list);
+/* By sp's owner, with the heap lock (refill) or without it
+ * (gc__span_build): sp->rest is the owner's until a release. */
 CGC_INTERNAL void *gc__span_next_batch(gc_span_t *sp, size_t *bytes);
 /* Without the heap lock: build the free list of the span gc__span_take
  * claimed for t (t->build) and return its first batch. */

@@ -24,10 +24,12 @@
 #define CGC_DEBUG 0
 #endif
 
-#define CGC_ASSERT_IF(level, c) \
-  ((CGC_DEBUG < (level) || CGC_LIKELY(c)) ? (void)0 : gc__assert_fail(#c, __FILE__, __LINE__))
-#define CGC_ASSERT(c) CGC_ASSERT_IF(1, c)
-#define CGC_ASSERT_EXPENSIVE(c) CGC_ASSERT_IF(2, c)
+/* The condition is quoted where it is written, before its macros (NULL)
+ * expand, so that the message names it as the source does. */
+#define CGC_ASSERT_IF(level, c, text) \
+  ((CGC_DEBUG < (level) || CGC_LIKELY(c)) ? (void)0 : gc__assert_fail(text, __FILE__, __LINE__))
+#define CGC_ASSERT(c) CGC_ASSERT_IF(1, c, #c)
+#define CGC_ASSERT_EXPENSIVE(c) CGC_ASSERT_IF(2, c, #c)
 
 CGC_INTERNAL CGC_NORETURN void gc__assert_fail(const char *what, const char *file, int line);
 CGC_INTERNAL CGC_NORETURN CGC_PRINTF(1, 2) void gc__fatal(const char *fmt, ...);

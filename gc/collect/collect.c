@@ -33,8 +33,10 @@
 #include "threads/world.h"
 
 /* Mark bits of small and large spans; free pages have none (pages_free
- * clears them).  Bounds: the data part of each segment's bitmap. */
+ * clears them).  World stopped.  Bounds: the data part of each segment's
+ * bitmap. */
 static void clear_marks(void) {
+  CGC_ASSERT_STOPPED();
   gc_segment_t *seg = gc__heap.segments;
   if (seg == NULL) return;
   do {
@@ -123,6 +125,7 @@ static void step(void) {
 
 /* A full collection.  Heap lock held; does nothing while disabled. */
 void gc__collect_locked(const char *reason) {
+  CGC_ASSERT_LOCKED();
   (void)reason;
   if (gc__heap.disabled > 0) return;
   uint64_t t0 = gc__now_ns();
@@ -140,6 +143,7 @@ void gc__collect_locked(const char *reason) {
 /* The registry dropped the threads that do not exist in the child; the
  * world handshake and the markers start afresh.  Heap lock held. */
 void gc__collector_atfork_child(void) {
+  CGC_ASSERT_LOCKED();
   gc__world_atfork_child();
   gc__mark_atfork_child();
 }

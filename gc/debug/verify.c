@@ -170,6 +170,7 @@ static size_t check_segment(gc_segment_t *seg, size_t *queued) {
 }
 
 int gc__heap_check_locked(void) {
+  CGC_ASSERT_STOPPED();
   failures = 0;
   size_t mapped = 0, queued = 0, in_queues = 0;
   gc_segment_t *seg = gc__heap.segments;

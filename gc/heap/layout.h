@@ -265,7 +265,8 @@ CGC_INLINE gc_segment_t *gc__radix_lookup_inside(uintptr_t a) {
  * (a - heap.lo) >> CGC_SEGMENT_SHIFT, when [heap.lo, heap.hi) lies in one
  * leaf (32 GiB of address space: the usual case); else NULL.  For the
  * marker, which looks up every candidate pointer: one load instead of
- * two.  Valid while lo, hi and the radix do not change (heap lock held). */
+ * two.  Valid while lo, hi and the radix do not change: while the world is
+ * stopped (helper markers use it too, without holding the heap lock). */
 CGC_INLINE gc_segment_t **gc__radix_flat(void) {
   uintptr_t lo = gc__map.lo, hi = gc__map.hi;
   if (hi <= lo || lo >> (CGC_SEGMENT_SHIFT + CGC_RADIX_LEAF_BITS) !=

@@ -4,7 +4,8 @@
  *
  *   L1  Every slow path and every collection holds the heap lock; so does
  *       every function whose comment says "heap lock held", and it asserts
- *       CGC_ASSERT_LOCKED() in debug builds.
+ *       CGC_ASSERT_LOCKED() in debug builds.  One that says "heap lock NOT
+ *       held" (it takes the lock itself) asserts CGC_ASSERT_UNLOCKED().
  *   L2  A collection stops every other registered thread (threads/world.c)
  *       before it reads or writes a mark bit; functions that need that say
  *       "world stopped" and assert CGC_ASSERT_STOPPED().  The world is only
@@ -70,7 +71,9 @@ CGC_INLINE bool gc__lock_held(void) {
   return true;
 #endif
 }
-/* The world is stopped (threads/world.c sets it, lock held). */
+/* The world is stopped: every other registered thread acknowledged the
+ * stop (threads/world.c sets it, lock held, and clears it before the
+ * restart).  Helper markers see it too: they mark only while it is set. */
 CGC_INLINE bool gc__world_is_stopped(void) {
 #if CGC_DEBUG >= 1
   return gc__load(&gc__world_stopped_flag) != 0;
@@ -87,6 +90,9 @@ CGC_INLINE void gc__world_note_stopped(bool stopped) {
 }
 #define CGC_ASSERT_LOCKED() CGC_ASSERT(gc__lock_held())
 #define CGC_ASSERT_STOPPED() CGC_ASSERT(gc__lock_held() && gc__world_is_stopped())
+/* For functions that run with the lock NOT held (they take it, or must
+ * not block the collector): only meaningful in debug builds. */
+#define CGC_ASSERT_UNLOCKED() CGC_ASSERT(!gc__lock_held())
 
 /* ---- start-up (collect/init.c) ---------------------------------------- */
 /* 1 once start-up finished (release store; acquire load pairs with it). */

@@ -2,7 +2,8 @@
  * segment.c -- the page pool: 4 MiB aligned segments, runs of 64 KiB pages
  * inside them, huge objects in mappings of their own, the radix map that
  * finds a segment from any address, and returning idle memory to the OS.
- * Every function here runs with the heap lock held.
+ * Every function here runs with the heap lock held (the gc__ ones assert
+ * it).
  */
 #include <errno.h>
 #include <string.h>
@@ -135,9 +136,20 @@ static void zero_dirty(gc_segment_t *seg, size_t first, size_t n) {
   }
 }
 
+/* Debug level 2: no alloc or mark bit is set on the page run [first,
+ * first+n) of the pool (gc__pages_free cleared them; fresh segments are
+ * zero), so that no stale bit makes an object of the next use (I1).
+ * Bounds: the run's bitmap words. */
+static bool run_bits_clear(const gc_segment_t *seg, size_t first, size_t n) {
+  for (size_t w = first * CGC_BITMAP_WORDS_PER_PAGE; w < (first + n) * CGC_BITMAP_WORDS_PER_PAGE; w++)
+    if (seg->bits[w].alloc != 0 || seg->bits[w].mark != 0) return false;
+  return true;
+}
+
 /* First fit over the segment ring, then a new segment.  Bounds: one load
  * per full segment plus find_run per segment with free pages. */
 gc_span_t *gc__pages_alloc(size_t npages, bool zero, gc_segment_t **segp, bool *dirty) {
+  CGC_ASSERT_LOCKED();
   CGC_ASSERT(npages >= 1 && npages <= CGC_DATA_PAGES);
   gc_segment_t *seg = gc__heap.segments;
   int at = -1;
@@ -155,6 +167,7 @@ gc_span_t *gc__pages_alloc(size_t npages, bool zero, gc_segment_t **segp, bool *
     at = CGC_META_PAGES;
   }
   size_t first = (size_t)at;
+  CGC_ASSERT_EXPENSIVE(run_bits_clear(seg, first, npages));
   if (zero)
     zero_dirty(seg, first, npages);
   else if (dirty != NULL)
@@ -163,6 +176,7 @@ gc_span_t *gc__pages_alloc(size_t npages, bool zero, gc_segment_t **segp, bool *
   seg->dirty_pages |= run_mask(first, npages);
   for (size_t i = first; i < first + npages; i++) {
     gc_span_t *p = &seg->spans[i];
+    CGC_ASSERT(p->state == CGC_PAGE_FREE); /* I4: a pool page */
     memset(p, 0, sizeof *p);
     p->state = i == first ? CGC_PAGE_FREE : CGC_PAGE_TAIL; /* caller sets the head's state */
     p->head = (uint16_t)first;
@@ -176,12 +190,20 @@ gc_span_t *gc__pages_alloc(size_t npages, bool zero, gc_segment_t **segp, bool *
  * so that no stale bit survives into the next use of the pages (I1); its
  * bytes are poisoned (base/track.h). */
 void gc__pages_free(gc_segment_t *seg, gc_span_t *sp) {
+  CGC_ASSERT_LOCKED();
   size_t first = gc__span_page(seg, sp), n = sp->npages;
+  /* a span in use, on no list (I5): a head, its pages not in the pool */
+  CGC_ASSERT(!seg->huge);
+  CGC_ASSERT(sp->state == CGC_PAGE_SMALL || sp->state == CGC_PAGE_LARGE);
+  CGC_ASSERT(sp->head == first && first >= CGC_META_PAGES && n >= 1 && first + n <= CGC_PAGES_PER_SEGMENT);
+  CGC_ASSERT(sp->owner == NULL && !(sp->flags & CGC_SPAN_QUEUED));
+  CGC_ASSERT((seg->free_pages & run_mask(first, n)) == 0);
   CGC_TRACK_FREE((void *)gc__page_addr(seg, first), n * CGC_PAGE_SIZE);
   size_t w = first * CGC_BITMAP_WORDS_PER_PAGE, nw = n * CGC_BITMAP_WORDS_PER_PAGE;
   memset(&seg->bits[w], 0, nw * sizeof(gc_bitpair_t));
   for (size_t i = first; i < first + n; i++) {
     gc_span_t *p = &seg->spans[i];
+    CGC_ASSERT(i == first || (p->state == CGC_PAGE_TAIL && p->head == first)); /* I4 */
     memset(p, 0, sizeof *p);
     p->state = CGC_PAGE_FREE;
     p->head = (uint16_t)i;
@@ -195,6 +217,7 @@ void gc__pages_free(gc_segment_t *seg, gc_span_t *sp) {
 /* A mapping of its own for one object of `bytes` (already known to be too
  * big for a segment).  Fresh anonymous memory is zero. */
 gc_segment_t *gc__huge_alloc(size_t bytes) {
+  CGC_ASSERT_LOCKED();
   size_t meta = CGC_META_PAGES * CGC_PAGE_SIZE;
   size_t body = (bytes + CGC_OS_PAGE_SIZE - 1) & ~(CGC_OS_PAGE_SIZE - 1);
   if (body < bytes || body > SIZE_MAX - meta - CGC_SEGMENT_SIZE) {
@@ -211,7 +234,11 @@ gc_segment_t *gc__huge_alloc(size_t bytes) {
   return seg;
 }
 
-void gc__huge_free(gc_segment_t *seg) { segment_unmap(seg); }
+void gc__huge_free(gc_segment_t *seg) {
+  CGC_ASSERT_LOCKED();
+  CGC_ASSERT(seg->huge && seg->spans[CGC_META_PAGES].state == CGC_PAGE_LARGE);
+  segment_unmap(seg);
+}
 
 /* ---- returning memory ------------------------------------------------- */
 
@@ -220,6 +247,7 @@ void gc__huge_free(gc_segment_t *seg) { segment_unmap(seg); }
  * are all such pages are unmapped.  Bounds: one pass over the segment
  * ring, 64 pages each. */
 void gc__decommit_idle(void) {
+  CGC_ASSERT_LOCKED();
   uint32_t now = gc__heap.gc_count;
   uint32_t delay = (uint32_t)gc__option(CGC_OPT_DECOMMIT_DELAY);
   gc_segment_t *seg = gc__heap.segments;

@@ -424,6 +424,7 @@ static inline bool mark_atomic(uint64_t *mw, uint64_t bit) {
  * most once per collection (its mark bit). */
 CGC_NO_SANITIZE_ADDRESS CGC_INLINE void drain(gc_mark_state_t *st, gc_marker_t *mk, const bool par,
                                               AO_t epoch) {
+  CGC_ASSERT(gc__world_is_stopped()); /* helpers too: gc__radix_flat's map is fixed */
   gc_ring_t *ring = ring_of(mk);
   gc_range_t *v = ring->slot;
   size_t mask = ring->mask, b = mk->bottom;
@@ -679,6 +680,8 @@ static void rescan_marked(gc_mark_state_t *st) {
  * (by the previous collection's work).  Never with the world stopped: a
  * stopped thread may hold glibc's thread-creation locks. */
 void gc__mark_prepare(void) {
+  CGC_ASSERT_LOCKED();
+  CGC_ASSERT(!gc__world_is_stopped());
   gc_mark_state_t *st = gc__heap.mark;
   if (st->nmax <= 1) return;
   size_t k = (gc__heap.live - gc__heap.live_atomic + st->last_roots) / WORK_PER_MARKER;
@@ -690,6 +693,7 @@ void gc__mark_prepare(void) {
 }
 
 void gc__mark_drain(void) {
+  CGC_ASSERT_STOPPED();
   uint64_t t0 = gc__now_ns();
   gc_mark_state_t *st = gc__heap.mark;
   unsigned k = markers_wanted(st);
@@ -720,6 +724,7 @@ void gc__mark_drain(void) {
  * maximum for roots (fatal only when the OS refuses memory).  World
  * stopped, no phase running: marker 0's top and split are 0. */
 void gc__mark_range(uintptr_t lo, uintptr_t hi) {
+  CGC_ASSERT_STOPPED();
   lo = (lo + CGC_WORD_SIZE - 1) & ~(uintptr_t)(CGC_WORD_SIZE - 1);
   if (hi <= lo) return;
   gc_mark_state_t *st = gc__heap.mark;
@@ -793,6 +798,7 @@ void gc__mark_init(void) {
  * collection runs across a fork).  Forget the threads; the next
  * collection that wants helpers creates them again. */
 void gc__mark_atfork_child(void) {
+  CGC_ASSERT_LOCKED();
   gc_mark_state_t *st = gc__heap.mark;
   if (st == NULL) return;
   /* A helper of the parent may have been between its last steps of the

@@ -1,7 +1,8 @@
 /*
  * mark.h -- the tracer's contract with the collector (mark/mark.c): roots
  * are pushed as ranges, then drained; helpers are made before the world
- * stops.  Everything here runs with the heap lock held.
+ * stops.  Everything here but gc__mark_init (start-up, under
+ * pthread_once) runs with the heap lock held.
  */
 #ifndef CGC_MARK_H
 #define CGC_MARK_H
@@ -21,8 +22,8 @@ CGC_INTERNAL void gc__mark_range(uintptr_t lo, uintptr_t hi);
  * helper markers when the work is big enough; returns when marking is
  * complete. */
 CGC_INTERNAL void gc__mark_drain(void);
-/* Before the world stops: create the helper markers the coming collection
- * may use. */
+/* Before the world stops (never while it is stopped): create the helper
+ * markers the coming collection may use. */
 CGC_INTERNAL void gc__mark_prepare(void);
 /* In a fork child: the helper marker threads did not survive the fork;
  * forget them (they are re-created lazily). */

@@ -9,8 +9,9 @@
 #include "base/compiler.h"
 
 /* Serial or parallel marking, chosen by measured tracing rates (see
- * mark/policy.c).  Marker 0's, heap lock held; a struct of its own so that
- * tests can drive it with made-up rates. */
+ * mark/policy.c).  The collector's instance is marker 0's, used with the
+ * heap lock held; the functions touch only *p, so that tests can drive an
+ * instance of their own with made-up rates (no lock). */
 #define CGC_RATE_WINDOW 4  /* recent rates kept per mode */
 #define CGC_PROBE_EVERY 16 /* eligible collections between runs of the mode not preferred */
 typedef struct gc_mark_policy {

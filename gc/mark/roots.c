@@ -113,11 +113,13 @@ static void push_range_cb(uintptr_t lo, uintptr_t hi, void *arg) {
 static gc_ranges_t modules_data, modules_tls;
 
 void gc__modules_reset(void) {
+  CGC_ASSERT_LOCKED();
   modules_data.n = 0;
   modules_tls.n = 0;
 }
 
 void gc__modules_add(struct dl_phdr_info *info) {
+  CGC_ASSERT_STOPPED();
   module_data(info, push_range_cb, &modules_data);
   if (info->dlpi_tls_modid == 0) return;
   for (size_t i = 0; i < info->dlpi_phnum; i++) {
@@ -258,6 +260,7 @@ CGC_NO_SANITIZE_ADDRESS static void copy_stack_words(uintptr_t *dst, uintptr_t l
  * registers spilled into this frame go in as a copy.  Stopped threads sit
  * in the stop handler, their stacks intact, until the world restarts. */
 void gc__mark_roots(void) {
+  CGC_ASSERT_STOPPED();
   jmp_buf regs; /* callee-saved registers land here and in this frame */
   __builtin_unwind_init();
   (void)setjmp(regs);

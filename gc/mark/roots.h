@@ -11,9 +11,9 @@
 
 /* World stopped: push every root range (mark/mark.h: gc__mark_range). */
 CGC_INTERNAL void gc__mark_roots(void);
-/* Module tables, re-read at each stop: forget them, then add each module
- * (a dl_iterate_phdr callback body; threads/world.c calls it with the
- * loader lock held). */
+/* Module tables, re-read at each stop: forget them (heap lock held), then
+ * add each module (world stopped: a dl_iterate_phdr callback body;
+ * threads/world.c calls it with the loader lock held). */
 struct dl_phdr_info;
 CGC_INTERNAL void gc__modules_reset(void);
 CGC_INTERNAL void gc__modules_add(struct dl_phdr_info *info);

@@ -23,8 +23,12 @@
 
 /* ---- sweep queues ----------------------------------------------------- */
 
+/* I5: only a small span that no thread owns is queued, once. */
 void gc__queue_push(gc_span_t *sp) {
-  CGC_ASSERT(sp->state == CGC_PAGE_SMALL && sp->owner == NULL && !(sp->flags & CGC_SPAN_QUEUED));
+  CGC_ASSERT_LOCKED();
+  CGC_ASSERT(sp->state == CGC_PAGE_SMALL);
+  CGC_ASSERT(sp->owner == NULL);
+  CGC_ASSERT(!(sp->flags & CGC_SPAN_QUEUED));
   gc_span_t **q = &gc__heap.sweep_queue[sp->kind][sp->cls];
   sp->next = *q;
   *q = sp;
@@ -32,9 +36,14 @@ void gc__queue_push(gc_span_t *sp) {
 }
 
 gc_span_t *gc__queue_pop(unsigned kind, unsigned cls) {
+  CGC_ASSERT_LOCKED();
+  CGC_ASSERT(kind < CGC_NKINDS && cls < CGC_NCLASSES);
   gc_span_t **q = &gc__heap.sweep_queue[kind][cls];
   gc_span_t *sp = *q;
   if (sp != NULL) {
+    CGC_ASSERT(sp->flags & CGC_SPAN_QUEUED);
+    CGC_ASSERT(sp->owner == NULL);
+    CGC_ASSERT(sp->state == CGC_PAGE_SMALL && sp->kind == kind && sp->cls == cls);
     *q = sp->next;
     sp->next = NULL;
     sp->flags &= (uint8_t)~CGC_SPAN_QUEUED;
@@ -48,6 +57,7 @@ gc_span_t *gc__queue_pop(unsigned kind, unsigned cls) {
  * nothing else (why: I2, heap/layout.h) -- its cached free objects look
  * like dead ones. */
 static size_t reclaim_owned(gc_segment_t *seg, gc_span_t *sp) {
+  CGC_ASSERT(!(sp->flags & CGC_SPAN_QUEUED)); /* I5 */
   size_t w0 = gc__span_page(seg, sp) * CGC_BITMAP_WORDS_PER_PAGE;
   size_t nw = (size_t)sp->npages * CGC_BITMAP_WORDS_PER_PAGE;
   size_t live = 0;
@@ -114,6 +124,7 @@ static size_t reclaim_large(gc_segment_t *seg, gc_span_t *sp) {
 }
 
 void gc__reclaim(void) {
+  CGC_ASSERT_STOPPED();
   memset(gc__heap.sweep_queue, 0, sizeof gc__heap.sweep_queue);
   size_t live_kind[CGC_NKINDS] = {0};
   gc_segment_t *seg = gc__heap.segments;
@@ -125,6 +136,7 @@ void gc__reclaim(void) {
       if (seg->huge) {
         gc_span_t *sp = &seg->spans[CGC_META_PAGES];
         size_t g = gc__granule_index(seg, gc__huge_base(seg));
+        CGC_ASSERT(sp->state == CGC_PAGE_LARGE && gc__alloc_test(seg, g)); /* one live object (I1) */
         if (gc__mark_test(seg, g)) {
           gc__mark_clear(seg, g);
           live_kind[sp->kind] += sp->obj_size;

@@ -9,7 +9,8 @@
 #include "base/compiler.h"
 #include "heap/layout.h"
 
-/* Heap lock held. */
+/* Heap lock held.  A queued span is small, unowned and flagged
+ * CGC_SPAN_QUEUED (I5). */
 CGC_INTERNAL void gc__queue_push(gc_span_t *sp);
 CGC_INTERNAL gc_span_t *gc__queue_pop(unsigned kind, unsigned cls);
 /* Right after marking (world stopped): free empty spans and dead large

@@ -138,6 +138,7 @@ void gc__stack_bounds_of_current_thread(uintptr_t *lo, uintptr_t *base, bool *ma
 }
 
 static void link_locked(gc_tctx_t *t) {
+  CGC_ASSERT_LOCKED();
   t->prev = NULL;
   t->next = gc__registry.threads;
   if (t->next != NULL) t->next->prev = t;
@@ -146,6 +147,7 @@ static void link_locked(gc_tctx_t *t) {
 }
 
 static void unlink_locked(gc_tctx_t *t) {
+  CGC_ASSERT_LOCKED();
   if (t->prev != NULL)
     t->prev->next = t->next;
   else
@@ -195,6 +197,7 @@ static gc_tctx_t *register_self(void) {
 }
 
 gc_tctx_t *gc__thread_ctx(void) {
+  CGC_ASSERT_UNLOCKED(); /* registering takes the lock */
   gc__ensure_init();
   return register_self();
 }

@@ -71,6 +71,7 @@ void gc_stack_unregister(gc_stack_t *s) {
 
 /* Bounds: the number of registered stacks. */
 struct gc_stack *gc__stack_find(uintptr_t sp) {
+  CGC_ASSERT_LOCKED();
   for (struct gc_stack *s = gc__registry.stacks; s != NULL; s = s->next)
     if (sp >= s->lo && sp < s->hi) return s;
   return NULL;

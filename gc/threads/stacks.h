@@ -17,8 +17,8 @@ struct gc_stack {
   struct gc_stack *next, *prev;
 };
 
-/* The registered stack containing sp, or NULL.  Heap lock held or world
- * stopped. */
+/* The registered stack containing sp, or NULL.  Heap lock held (by the
+ * caller, or by the collector that stopped the world). */
 CGC_INTERNAL struct gc_stack *gc__stack_find(uintptr_t sp);
 
 #endif /* CGC_STACKS_H */

@@ -189,6 +189,7 @@ static void stop_others(void) {
       warned = true;
     }
   }
+  gc__world_note_stopped(true); /* here, not after dl_iterate_phdr: each_module runs stopped */
 }
 
 typedef struct {
@@ -209,10 +210,10 @@ static int modules_cb(struct dl_phdr_info *info, size_t size, void *data) {
 
 void gc__world_stop(gc_module_fn_t each_module) {
   CGC_ASSERT_LOCKED();
+  CGC_ASSERT(!gc__world_is_stopped());
   stop_ctx_t c = {false, each_module};
   dl_iterate_phdr(modules_cb, &c);
   if (!c.stopped) stop_others();
-  gc__world_note_stopped(true);
 }
 
 void gc__world_start(void) {
@@ -223,6 +224,7 @@ void gc__world_start(void) {
 }
 
 void gc__world_atfork_child(void) {
+  CGC_ASSERT_LOCKED();
   sem_destroy(&acks);
   if (sem_init(&acks, 0, 0) != 0) gc__fatal("sem_init failed");
   gc__store_release_uint(&resume_seq, gc__load_uint(&stop_seq));
