@@ -582,13 +582,14 @@ Test(osfail_fatal, thread_specific_data) {
 
 Test(osfail_fatal, gc_stack_switch_registration) {
   assert_osfail_abort("stack_switch", NULL, "gc_stack_switch: cannot register the calling thread");
+}
 
-  /* ---- internal contracts (debug builds) ------------------------------------ */
+/* ---- internal contracts (debug builds) ------------------------------------ */
 
-  /* With --enable-debug, the heap lock and world-stopped contracts (L1, L2
-   * in heap/lock.h) and the span state transitions are asserted: breaking
-   * one aborts with "internal assertion failed: <condition> (<file>:<line>)".
-   * Release builds compile the assertions away, so these tests skip there. */
+/* With --enable-debug, the heap lock and world-stopped contracts (L1, L2
+ * in heap/lock.h) and the span state transitions are asserted: breaking
+ * one aborts with "internal assertion failed: <condition> (<file>:<line>)".
+ * Release builds compile the assertions away, so these tests skip there. */
 
 #define NEED_DEBUG(level)                                                                      \
   do {                                                                                         \
@@ -596,213 +597,213 @@ Test(osfail_fatal, gc_stack_switch_registration) {
       cr_skip_test("needs configure --enable-debug=%d (CGC_DEBUG is %d)", (level), CGC_DEBUG); \
   } while (0)
 
-  /* The child dies of SIGALRM after 10 s: without its assertion, a call
-   * that takes the lock it already holds would wait for ever. */
-  typedef struct {
-    void (*fn)(void *);
-    void *arg;
-  } contract_call_t;
-  static void call_with_alarm(void *c) {
-    alarm(10);
-    ((contract_call_t *)c)->fn(((contract_call_t *)c)->arg);
-  }
+/* The child dies of SIGALRM after 10 s: without its assertion, a call
+ * that takes the lock it already holds would wait for ever. */
+typedef struct {
+  void (*fn)(void *);
+  void *arg;
+} contract_call_t;
+static void call_with_alarm(void *c) {
+  alarm(10);
+  ((contract_call_t *)c)->fn(((contract_call_t *)c)->arg);
+}
 
-  /* fn(arg) must die of the internal assertion `cond`, made in `file`. */
-  static void assert_contract_abort(void (*fn)(void *), void *arg, const char *cond, const char *file) {
-    char out[4096], want[256];
-    int status;
-    contract_call_t c = {fn, arg};
-    run_child(call_with_alarm, &c, out, sizeof out, &status);
-    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "no abort (status %#x); it printed:\n%s",
-              status, out);
-    snprintf(want, sizeof want, "internal assertion failed: %s (", cond);
-    const char *at = strstr(out, want);
-    cr_assert_not_null(at, "the abort does not name \"%s\":\n%s", cond, out);
-    cr_assert_not_null(strstr(at, file), "the assertion is not the one in %s:\n%s", file, out);
-  }
+/* fn(arg) must die of the internal assertion `cond`, made in `file`. */
+static void assert_contract_abort(void (*fn)(void *), void *arg, const char *cond, const char *file) {
+  char out[4096], want[256];
+  int status;
+  contract_call_t c = {fn, arg};
+  run_child(call_with_alarm, &c, out, sizeof out, &status);
+  cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "no abort (status %#x); it printed:\n%s",
+            status, out);
+  snprintf(want, sizeof want, "internal assertion failed: %s (", cond);
+  const char *at = strstr(out, want);
+  cr_assert_not_null(at, "the abort does not name \"%s\":\n%s", cond, out);
+  cr_assert_not_null(strstr(at, file), "the assertion is not the one in %s:\n%s", file, out);
+}
 
 #define LOCKED_COND "gc__lock_held()"
 #define STOPPED_COND "gc__lock_held() && gc__world_is_stopped()"
 #define UNLOCKED_COND "!gc__lock_held()"
 
-  static void child_queue_pop_unlocked(void *arg) {
-    (void)arg;
-    gc_init();
-    (void)gc__queue_pop(CGC_KIND_NORMAL, 1);
-  }
+static void child_queue_pop_unlocked(void *arg) {
+  (void)arg;
+  gc_init();
+  (void)gc__queue_pop(CGC_KIND_NORMAL, 1);
+}
 
-  Test(contracts, queue_pop_without_the_lock) {
-    NEED_DEBUG(1);
-    assert_contract_abort(child_queue_pop_unlocked, NULL, LOCKED_COND, "sweep/reclaim.c");
-  }
+Test(contracts, queue_pop_without_the_lock) {
+  NEED_DEBUG(1);
+  assert_contract_abort(child_queue_pop_unlocked, NULL, LOCKED_COND, "sweep/reclaim.c");
+}
 
-  static void child_pages_alloc_unlocked(void *arg) {
-    (void)arg;
-    gc_init();
-    gc_segment_t *seg;
-    (void)gc__pages_alloc(1, false, &seg, NULL);
-  }
+static void child_pages_alloc_unlocked(void *arg) {
+  (void)arg;
+  gc_init();
+  gc_segment_t *seg;
+  (void)gc__pages_alloc(1, false, &seg, NULL);
+}
 
-  Test(contracts, pages_alloc_without_the_lock) {
-    NEED_DEBUG(1);
-    assert_contract_abort(child_pages_alloc_unlocked, NULL, LOCKED_COND, "heap/segment.c");
-  }
+Test(contracts, pages_alloc_without_the_lock) {
+  NEED_DEBUG(1);
+  assert_contract_abort(child_pages_alloc_unlocked, NULL, LOCKED_COND, "heap/segment.c");
+}
 
-  static void child_mark_range_running(void *arg) {
-    (void)arg;
-    gc_init();
-    gc__lock(); /* the lock, but the world still runs */
-    gc__mark_range((uintptr_t)&g_global[0], (uintptr_t)&g_global[64]);
-  }
+static void child_mark_range_running(void *arg) {
+  (void)arg;
+  gc_init();
+  gc__lock(); /* the lock, but the world still runs */
+  gc__mark_range((uintptr_t)&g_global[0], (uintptr_t)&g_global[64]);
+}
 
-  Test(contracts, mark_range_without_a_stop) {
-    NEED_DEBUG(1);
-    assert_contract_abort(child_mark_range_running, NULL, STOPPED_COND, "mark/mark.c");
-  }
+Test(contracts, mark_range_without_a_stop) {
+  NEED_DEBUG(1);
+  assert_contract_abort(child_mark_range_running, NULL, STOPPED_COND, "mark/mark.c");
+}
 
-  static void child_reclaim_running(void *arg) {
-    (void)arg;
-    void *volatile keep = gc_malloc(64);
-    (void)keep;
-    gc__lock();
-    gc__reclaim(); /* nothing is marked: it would free everything */
-  }
+static void child_reclaim_running(void *arg) {
+  (void)arg;
+  void *volatile keep = gc_malloc(64);
+  (void)keep;
+  gc__lock();
+  gc__reclaim(); /* nothing is marked: it would free everything */
+}
 
-  Test(contracts, reclaim_without_a_stop) {
-    NEED_DEBUG(1);
-    assert_contract_abort(child_reclaim_running, NULL, STOPPED_COND, "sweep/reclaim.c");
-  }
+Test(contracts, reclaim_without_a_stop) {
+  NEED_DEBUG(1);
+  assert_contract_abort(child_reclaim_running, NULL, STOPPED_COND, "sweep/reclaim.c");
+}
 
-  /* Calling back into cgc with the heap lock held (an allocation from code
-   * that holds it) aborts instead of deadlocking. */
-  static void child_malloc_locked(void *arg) {
-    (void)arg;
-    gc_init();
-    gc__lock();
-    void *volatile p = gc_malloc(T_MiB); /* the slow path takes the lock */
-    (void)p;
-  }
+/* Calling back into cgc with the heap lock held (an allocation from code
+ * that holds it) aborts instead of deadlocking. */
+static void child_malloc_locked(void *arg) {
+  (void)arg;
+  gc_init();
+  gc__lock();
+  void *volatile p = gc_malloc(T_MiB); /* the slow path takes the lock */
+  (void)p;
+}
 
-  Test(contracts, allocation_with_the_lock_held) {
-    NEED_DEBUG(1);
-    assert_contract_abort(child_malloc_locked, NULL, UNLOCKED_COND, "alloc/alloc.c");
-  }
+Test(contracts, allocation_with_the_lock_held) {
+  NEED_DEBUG(1);
+  assert_contract_abort(child_malloc_locked, NULL, UNLOCKED_COND, "alloc/alloc.c");
+}
 
-  static void child_span_build_locked(void *arg) {
-    (void)arg;
-    gc_init();
-    gc__lock();
-    (void)gc__span_build(gc__tl_ctx);
-  }
+static void child_span_build_locked(void *arg) {
+  (void)arg;
+  gc_init();
+  gc__lock();
+  (void)gc__span_build(gc__tl_ctx);
+}
 
-  Test(contracts, span_build_with_the_lock_held) {
-    NEED_DEBUG(1);
-    assert_contract_abort(child_span_build_locked, NULL, UNLOCKED_COND, "alloc/span.c");
-  }
+Test(contracts, span_build_with_the_lock_held) {
+  NEED_DEBUG(1);
+  assert_contract_abort(child_span_build_locked, NULL, UNLOCKED_COND, "alloc/span.c");
+}
 
-  /* I5: a span the thread owns goes on no sweep queue. */
-  static void child_queue_push_owned(void *arg) {
-    (void)arg;
-    void *volatile p = gc_malloc(32);
-    gc_segment_t *seg;
-    gc_span_t *sp;
-    if (gc__find_object((uintptr_t)p, &seg, &sp) == 0 || sp->owner != gc__tl_ctx) _exit(3);
-    gc__lock();
-    gc__queue_push(sp);
-  }
+/* I5: a span the thread owns goes on no sweep queue. */
+static void child_queue_push_owned(void *arg) {
+  (void)arg;
+  void *volatile p = gc_malloc(32);
+  gc_segment_t *seg;
+  gc_span_t *sp;
+  if (gc__find_object((uintptr_t)p, &seg, &sp) == 0 || sp->owner != gc__tl_ctx) _exit(3);
+  gc__lock();
+  gc__queue_push(sp);
+}
 
-  Test(contracts, queue_push_of_an_owned_span) {
-    NEED_DEBUG(1);
-    assert_contract_abort(child_queue_push_owned, NULL, "sp->owner == NULL", "sweep/reclaim.c");
-  }
+Test(contracts, queue_push_of_an_owned_span) {
+  NEED_DEBUG(1);
+  assert_contract_abort(child_queue_push_owned, NULL, "sp->owner == NULL", "sweep/reclaim.c");
+}
 
-  /* Pages go back to the pool once: freeing a free run aborts. */
-  static void child_pages_free_twice(void *arg) {
-    (void)arg;
-    gc_init();
-    gc__lock();
-    gc_segment_t *seg;
-    gc_span_t *sp = gc__pages_alloc(2, false, &seg, NULL);
-    if (sp == NULL) _exit(3);
-    sp->state = CGC_PAGE_LARGE;
-    sp->obj_size = 2 * CGC_PAGE_SIZE;
-    gc__pages_free(seg, sp);
-    gc__pages_free(seg, sp);
-  }
+/* Pages go back to the pool once: freeing a free run aborts. */
+static void child_pages_free_twice(void *arg) {
+  (void)arg;
+  gc_init();
+  gc__lock();
+  gc_segment_t *seg;
+  gc_span_t *sp = gc__pages_alloc(2, false, &seg, NULL);
+  if (sp == NULL) _exit(3);
+  sp->state = CGC_PAGE_LARGE;
+  sp->obj_size = 2 * CGC_PAGE_SIZE;
+  gc__pages_free(seg, sp);
+  gc__pages_free(seg, sp);
+}
 
-  Test(contracts, pages_freed_twice) {
-    NEED_DEBUG(1);
-    assert_contract_abort(child_pages_free_twice, NULL,
-                          "sp->state == CGC_PAGE_SMALL || sp->state == CGC_PAGE_LARGE", "heap/segment.c");
-  }
+Test(contracts, pages_freed_twice) {
+  NEED_DEBUG(1);
+  assert_contract_abort(child_pages_free_twice, NULL,
+                        "sp->state == CGC_PAGE_SMALL || sp->state == CGC_PAGE_LARGE", "heap/segment.c");
+}
 
-  /* Level 2: a page run handed out again carries no stale alloc bit (I1).
-   * A stray bit is set on a freed page; the pool then hands out free pages
-   * until it reaches that one. */
-  static void child_stale_bit_on_a_free_page(void *arg) {
-    (void)arg;
-    gc_init();
-    gc__lock();
-    gc_segment_t *seg, *s2;
-    gc_span_t *sp = gc__pages_alloc(1, false, &seg, NULL);
-    if (sp == NULL) _exit(3);
-    sp->state = CGC_PAGE_LARGE;
-    sp->obj_size = CGC_PAGE_SIZE;
-    uintptr_t page = gc__span_base(seg, sp);
-    gc__pages_free(seg, sp);
-    gc__alloc_set(seg, gc__granule_index(seg, page + 2 * CGC_GRANULE_SIZE));
-    for (size_t i = 0; i < 4 * CGC_PAGES_PER_SEGMENT; i++) {
-      gc_span_t *q = gc__pages_alloc(1, false, &s2, NULL);
-      if (q == NULL) break;
-      q->state = CGC_PAGE_LARGE;
-      q->obj_size = CGC_PAGE_SIZE;
-      if (gc__span_base(s2, q) == page) _exit(4); /* handed out without a word */
-    }
-    _exit(5);
+/* Level 2: a page run handed out again carries no stale alloc bit (I1).
+ * A stray bit is set on a freed page; the pool then hands out free pages
+ * until it reaches that one. */
+static void child_stale_bit_on_a_free_page(void *arg) {
+  (void)arg;
+  gc_init();
+  gc__lock();
+  gc_segment_t *seg, *s2;
+  gc_span_t *sp = gc__pages_alloc(1, false, &seg, NULL);
+  if (sp == NULL) _exit(3);
+  sp->state = CGC_PAGE_LARGE;
+  sp->obj_size = CGC_PAGE_SIZE;
+  uintptr_t page = gc__span_base(seg, sp);
+  gc__pages_free(seg, sp);
+  gc__alloc_set(seg, gc__granule_index(seg, page + 2 * CGC_GRANULE_SIZE));
+  for (size_t i = 0; i < 4 * CGC_PAGES_PER_SEGMENT; i++) {
+    gc_span_t *q = gc__pages_alloc(1, false, &s2, NULL);
+    if (q == NULL) break;
+    q->state = CGC_PAGE_LARGE;
+    q->obj_size = CGC_PAGE_SIZE;
+    if (gc__span_base(s2, q) == page) _exit(4); /* handed out without a word */
   }
+  _exit(5);
+}
 
-  Test(contracts, stale_alloc_bit_on_a_free_page) {
-    NEED_DEBUG(2);
-    assert_contract_abort(child_stale_bit_on_a_free_page, NULL, "run_bits_clear(seg, first, npages)",
-                          "heap/segment.c");
-  }
+Test(contracts, stale_alloc_bit_on_a_free_page) {
+  NEED_DEBUG(2);
+  assert_contract_abort(child_stale_bit_on_a_free_page, NULL, "run_bits_clear(seg, first, npages)",
+                        "heap/segment.c");
+}
 
-  /* What the assertions rest on: the lock holder and the world's state are
-   * tracked (debug builds), and a stop's module callback runs stopped. */
-  static bool g_module_saw_stopped = true;
-  static int g_modules_seen;
-  static void note_module(struct dl_phdr_info * info) {
-    (void)info;
-    g_modules_seen++;
-    g_module_saw_stopped &= gc__world_is_stopped();
-  }
+/* What the assertions rest on: the lock holder and the world's state are
+ * tracked (debug builds), and a stop's module callback runs stopped. */
+static bool g_module_saw_stopped = true;
+static int g_modules_seen;
+static void note_module(struct dl_phdr_info *info) {
+  (void)info;
+  g_modules_seen++;
+  g_module_saw_stopped &= gc__world_is_stopped();
+}
 
-  static void *lock_held_elsewhere(void *arg) {
-    (void)arg;
-    return (void *)(uintptr_t)gc__lock_held();
-  }
+static void *lock_held_elsewhere(void *arg) {
+  (void)arg;
+  return (void *)(uintptr_t)gc__lock_held();
+}
 
-  Test(contracts, lock_holder_and_stop_are_tracked) {
-    NEED_DEBUG(1);
-    gc_init();
-    /* observed first, asserted once the lock is released */
-    bool before = gc__lock_held() || gc__world_is_stopped();
-    gc__lock();
-    bool held = gc__lock_held(), stopped_early = gc__world_is_stopped();
-    pthread_t th; /* not registered: a registering thread would wait for the lock */
-    int rc = gc__thread_create_internal(&th, lock_held_elsewhere, NULL);
-    void *other = NULL;
-    if (rc == 0) pthread_join(th, &other);
-    gc__world_stop(note_module);
-    bool stopped = gc__world_is_stopped();
-    gc__world_start();
-    bool restarted = !gc__world_is_stopped();
-    gc__unlock();
-    cr_assert(!before && !gc__lock_held(), "the lock or the stop is seen where neither is");
-    cr_assert(held && !stopped_early, "the lock holder is not tracked");
-    cr_assert_eq(rc, 0);
-    cr_assert_null(other, "another thread is told it holds the lock");
-    cr_assert(stopped && restarted, "the stop is not tracked");
-    cr_assert_gt(g_modules_seen, 0);
-    cr_assert(g_module_saw_stopped, "the module callback ran before the world was marked stopped");
-  }
+Test(contracts, lock_holder_and_stop_are_tracked) {
+  NEED_DEBUG(1);
+  gc_init();
+  /* observed first, asserted once the lock is released */
+  bool before = gc__lock_held() || gc__world_is_stopped();
+  gc__lock();
+  bool held = gc__lock_held(), stopped_early = gc__world_is_stopped();
+  pthread_t th; /* not registered: a registering thread would wait for the lock */
+  int rc = gc__thread_create_internal(&th, lock_held_elsewhere, NULL);
+  void *other = NULL;
+  if (rc == 0) pthread_join(th, &other);
+  gc__world_stop(note_module);
+  bool stopped = gc__world_is_stopped();
+  gc__world_start();
+  bool restarted = !gc__world_is_stopped();
+  gc__unlock();
+  cr_assert(!before && !gc__lock_held(), "the lock or the stop is seen where neither is");
+  cr_assert(held && !stopped_early, "the lock holder is not tracked");
+  cr_assert_eq(rc, 0);
+  cr_assert_null(other, "another thread is told it holds the lock");
+  cr_assert(stopped && restarted, "the stop is not tracked");
+  cr_assert_gt(g_modules_seen, 0);
+  cr_assert(g_module_saw_stopped, "the module callback ran before the world was marked stopped");
+}
