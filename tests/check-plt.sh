@@ -66,7 +66,8 @@ allowed="" asan_allowed=""
 # frame descriptors (for fake stacks): a GLOB_DAT per instrumented export
 # that no code calls through.
 asan=0
-if nm -D "$lib" | grep -q ' U __asan_init'; then asan=1; fi
+nm -D "$lib" >"$tmp/dynsyms" # a file, not a pipe: grep -q would SIGPIPE nm under pipefail
+if grep -q ' U __asan_init' "$tmp/dynsyms"; then asan=1; fi
 while read -r type name; do
   if ((asan)) && [ "$type" = GLOB_DAT ]; then
     asan_allowed="$asan_allowed $name"
