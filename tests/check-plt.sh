@@ -69,7 +69,7 @@ asan=0
 nm -D "$lib" >"$tmp/dynsyms" # a file, not a pipe: grep -q would SIGPIPE nm under pipefail
 if grep -q ' U __asan_init' "$tmp/dynsyms"; then asan=1; fi
 while read -r type name; do
-  if ((asan)) && [ "$type" = GLOB_DAT ]; then
+  if [ "$asan" = 1 ] && [ "$type" = GLOB_DAT ]; then
     asan_allowed="$asan_allowed $name"
     continue
   fi
