@@ -42,7 +42,8 @@
 #endif
 
 static_assert(sizeof(AO_t) == sizeof(uint64_t), "a bitmap word is one AO_t");
-static_assert(sizeof(AO_t) == sizeof(void *), "an AO_t holds an address or an index");
+static_assert(sizeof(AO_t) == sizeof(void *) && sizeof(AO_t) == sizeof(uintptr_t),
+              "an AO_t holds an address or an index");
 
 /* A bitmap word (uint64_t) seen as an atomic word.  Both are `unsigned
  * long` on LP64 Linux, so this is the same object type, not a pun. */
@@ -81,15 +82,11 @@ static inline AO_t gc__swap(volatile AO_t *p, AO_t v) {
 }
 
 /* The word at an address of any pointer-sized object (a radix entry, a
- * heap bound, a function pointer): atomic loads and release stores. */
+ * heap bound): atomic loads and release stores. */
 static inline uintptr_t gc__load_word(const void *p) { return (uintptr_t)AO_load((const volatile AO_t *)p); }
-static inline uintptr_t gc__load_word_acquire(const void *p) {
-  return (uintptr_t)AO_load_acquire((const volatile AO_t *)p);
-}
 static inline void gc__store_word_release(void *p, uintptr_t v) {
   AO_store_release((volatile AO_t *)p, (AO_t)v);
 }
-static_assert(sizeof(uintptr_t) == sizeof(AO_t), "a pointer is one AO_t");
 
 /* unsigned int words (the stop/resume sequence numbers of threads/world.c). */
 static inline unsigned gc__load_uint(const volatile unsigned *p) { return AO_int_load(p); }
